@@ -1,0 +1,43 @@
+"""tunewise: tune deep-learning pipelines with expert priors, cheap fidelities and many workers.
+
+import tunewise as tw
+space = tw.Space(lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4), epochs=tw.Fidelity(1, 27))
+result = tw.run(evaluate, space, root="runs/mlp", budget=tw.Budget(evaluations=50))
+"""
+
+from tunewise.runtime import Budget, Result, TrialContext, TrialFailed, load, run
+from tunewise.space import (
+    Categorical,
+    Constant,
+    Fidelity,
+    Float,
+    Integer,
+    Parameter,
+    Space,
+    SpaceError,
+)
+from tunewise.trial import History, Suggestion, Trial, TrialStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Budget",
+    "Categorical",
+    "Constant",
+    "Fidelity",
+    "Float",
+    "History",
+    "Integer",
+    "Parameter",
+    "Result",
+    "Space",
+    "SpaceError",
+    "Suggestion",
+    "Trial",
+    "TrialContext",
+    "TrialFailed",
+    "TrialStatus",
+    "__version__",
+    "load",
+    "run",
+]

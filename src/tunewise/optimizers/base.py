@@ -1,0 +1,97 @@
+"""The optimizer contract: ``ask(history, n)`` over a read-only History, nothing else.
+
+An optimizer keeps no state that matters for correctness: every decision is derived from the
+History and the study seed, so any worker can ask, and a crashed run resumes by itself. Caches (a
+fitted model, say) are allowed as long as dropping them changes nothing but speed.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tunewise.space import Space
+from tunewise.trial import History, Suggestion
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an optimizer can use; ``auto`` and the runtime read these instead of guessing.
+
+    ``fidelity=False`` means the optimizer evaluates every configuration at the maximum fidelity.
+    ``conditions=False`` means it cannot search spaces with conditional parameters.
+    """
+
+    priors: bool = False
+    fidelity: bool = False
+    conditions: bool = True
+
+
+class Optimizer(abc.ABC):
+    """Base class: subclasses set ``name`` and ``capabilities`` and implement :meth:`ask`.
+
+    Constructors take keyword-only hyperparameters stored unchanged under the same attribute names
+    (as scikit-learn estimators do), so :meth:`get_params` and the stored spec come for free.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @abc.abstractmethod
+    def ask(self, history: History, n: int = 1) -> list[Suggestion]:
+        """Up to ``n`` suggestions with distinct slots not in ``history``; [] means "nothing now"."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON form stored with a study: ``{"name": ..., **params}``."""
+        return {"name": self.name, **self.get_params()}
+
+    def check_space(self, space: Space) -> None:
+        """Raise ValueError if this optimizer cannot search ``space``."""
+        if space.has_conditions and not self.capabilities.conditions:
+            raise ValueError(f"optimizer {self.name!r} does not support conditional parameters")
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_params() == self.get_params()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(map(repr, self.get_params().items())))))
+
+
+def rng_for(seed: int, *keys: int) -> np.random.Generator:
+    """The generator for one decision, derived from the study seed and the decision's keys.
+
+    Deriving instead of carrying an RNG makes a seeded study reproducible with one worker and
+    keeps workers that ask concurrently from drawing the same numbers for different slots.
+    """
+    return np.random.default_rng([int(seed), *(int(k) for k in keys)])
+
+
+def max_fidelity(space: Space) -> float | int | None:
+    """The fidelity a full evaluation runs at (None for a space without fidelity)."""
+    return space.fidelity.upper if space.fidelity is not None else None
+
+
+def check_n(n: int) -> None:
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"ask: n must be a positive integer, got {n!r}")
+
+
+def slots_with_prefix(history: History, prefix: str) -> Sequence[str]:
+    return [s for s in history.slots() if s.startswith(prefix)]

@@ -1,0 +1,198 @@
+"""Local worker processes (spawn) that share one store, supervised by the calling process.
+
+The parent only supervises: it shows progress from the store, replaces workers that died (a
+SIGKILL, an out-of-memory kill, a segfault in native code), and on Ctrl-C or SIGTERM stops the
+workers so that each re-queues its running trial.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import pickle
+import sys
+import traceback
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from tunewise.optimizers import make as make_optimizer
+from tunewise.runtime.progress import Reporter
+from tunewise.runtime.signals import Interrupted, signals_deferred, stop_signals_raise
+from tunewise.runtime.worker import Evaluate, Settings, TrialFailed, Worker
+from tunewise.storage import Store, StudyStore
+from tunewise.trial import TrialStatus
+
+logger = logging.getLogger("tunewise")
+
+EXIT_TRIAL_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Everything a worker process needs; pickled to the child."""
+
+    evaluate: Evaluate | str
+    url: str
+    study: str
+    root: str
+
+
+def import_path(function: Any) -> str | None:
+    """``module:qualname`` for a function importable by another process, else None."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"
+
+
+def load_callable(path: str) -> Evaluate:
+    """Import ``module:function`` (the current folder is importable, as with ``python -m``)."""
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"expected MODULE:FUNCTION, got {path!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    if not callable(target):
+        raise ValueError(f"{path} is not callable")
+    return target
+
+
+def check_picklable(evaluate: Evaluate) -> None:
+    """Fail early and clearly if ``evaluate`` cannot be sent to a worker process."""
+    advice = (
+        "workers>1 runs evaluate in separate processes, so it must be importable: define it at "
+        "the top level of a module (not a lambda, a closure or a notebook cell), or use workers=1"
+    )
+    main = sys.modules.get("__main__")
+    if getattr(evaluate, "__module__", None) == "__main__" and not getattr(main, "__file__", None):
+        raise TypeError(f"{advice}; {evaluate!r} was defined interactively")
+    try:
+        pickle.dumps(evaluate)
+    except Exception as exc:
+        raise TypeError(f"{advice}; pickling {evaluate!r} failed: {exc}") from None
+
+
+def worker_process(job: WorkerJob) -> None:
+    """Entry point of a worker process."""
+    evaluate = load_callable(job.evaluate) if isinstance(job.evaluate, str) else job.evaluate
+    code = 0
+    with stop_signals_raise():
+        try:
+            with Store(job.url) as store:
+                study = store.study(job.study)
+                settings = Settings.from_stored(study.record.settings)
+                optimizer = make_optimizer(study.record.optimizer)
+                Worker(
+                    study=study,
+                    evaluate=evaluate,
+                    optimizer=optimizer,
+                    settings=settings,
+                    root=job.root,
+                ).run()
+        except (KeyboardInterrupt, Interrupted):
+            code = EXIT_INTERRUPTED
+        except TrialFailed:
+            code = EXIT_TRIAL_FAILED
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    sys.exit(code)
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process stopped with an error of its own (not a trial's)."""
+
+
+def run_processes(
+    *,
+    workers: int,
+    job: WorkerJob,
+    study: StudyStore,
+    reporter: Reporter,
+    settings: Settings,
+    poll_interval: float = 0.25,
+) -> None:
+    """Start ``workers`` processes on ``job`` and supervise them until all have finished."""
+    context = multiprocessing.get_context("spawn")
+    replacements_left = workers * (settings.max_retries + 1)
+
+    def start() -> BaseProcess:
+        process = context.Process(target=worker_process, args=(job,), name="tunewise-worker")
+        process.start()
+        return process
+
+    processes = [start() for _ in range(workers)]
+    try:
+        with stop_signals_raise():
+            while processes:
+                processes[0].join(timeout=poll_interval)
+                study.refresh()
+                reporter.update(study.trials)
+                still_running = []
+                for process in processes:
+                    if process.is_alive():
+                        still_running.append(process)
+                        continue
+                    code = process.exitcode
+                    if code == 0:
+                        continue
+                    if code == EXIT_TRIAL_FAILED:
+                        raise _first_failure(study)
+                    if code == 1:
+                        raise WorkerDiedError(
+                            f"a worker process (pid {process.pid}) stopped with an error; "
+                            "its traceback is printed above. Recorded trials are kept."
+                        )
+                    if replacements_left > 0:  # killed by a signal: replace it
+                        replacements_left -= 1
+                        logger.warning(
+                            "worker pid %s died (exit code %s); its trial will be recovered, "
+                            "starting a replacement",
+                            process.pid,
+                            code,
+                        )
+                        still_running.append(start())
+                    else:
+                        logger.error("worker pid %s died (exit code %s)", process.pid, code)
+                processes = still_running
+                if settings.on_error == "raise" and any(
+                    t.status is TrialStatus.FAILED for t in study.trials()
+                ):
+                    raise _first_failure(study)
+    except BaseException:
+        with signals_deferred():
+            _stop_all(processes)
+        raise
+
+
+def _first_failure(study: StudyStore) -> TrialFailed:
+    study.refresh()
+    failed = [t for t in study.trials() if t.status is TrialStatus.FAILED]
+    if not failed:
+        return TrialFailed(-1, "a worker reported a failed trial")
+    return TrialFailed(failed[0].number, failed[0].error or "")
+
+
+def _stop_all(processes: list[BaseProcess], timeout: float = 30.0) -> None:
+    """SIGTERM each worker (it re-queues its trial and exits), then SIGKILL stragglers."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=timeout)
+        if process.is_alive():
+            process.kill()
+            process.join()

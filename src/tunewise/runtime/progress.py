@@ -1,0 +1,155 @@
+"""Progress: a rich bar on a terminal, plain lines otherwise (logs of batch jobs), or nothing."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tunewise.trial import Trial, TrialStatus
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Counts and the incumbent, summarized from a list of trials."""
+
+    succeeded: int = 0
+    failed: int = 0
+    running: int = 0
+    pending: int = 0
+    crashed: int = 0
+    best: Trial | None = None
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+    @classmethod
+    def of(cls, trials: list[Trial]) -> Snapshot:
+        counts = Counter(t.status for t in trials)
+        finite = [
+            t
+            for t in trials
+            if t.status is TrialStatus.SUCCEEDED
+            and t.objective is not None
+            and math.isfinite(t.objective)
+        ]
+        best = min(finite, key=lambda t: (t.objective, t.number)) if finite else None
+        return cls(
+            succeeded=counts[TrialStatus.SUCCEEDED],
+            failed=counts[TrialStatus.FAILED],
+            running=counts[TrialStatus.RUNNING],
+            pending=counts[TrialStatus.PENDING],
+            crashed=counts[TrialStatus.CRASHED],
+            best=best,
+        )
+
+    def describe(self) -> str:
+        best = (
+            f"best {self.best.objective:.6g} (trial {self.best.number})"
+            if self.best is not None
+            else "best -"
+        )
+        extra = f", {self.crashed} crashed" if self.crashed else ""
+        return f"{self.running} running, {self.failed} failed{extra}, {best}"
+
+
+class Reporter:
+    """Base reporter: shows nothing."""
+
+    def start(self, total: int | None) -> None:
+        pass
+
+    def update(self, trials: Callable[[], list[Trial]], *, force: bool = False) -> None:
+        """Refresh the display; ``trials`` is called only when a refresh is due (it is O(n))."""
+
+    def stop(self, trials: Callable[[], list[Trial]]) -> None:
+        pass
+
+
+class RichReporter(Reporter):
+    """A live bar: done/total, running, failed, best so far."""
+
+    def __init__(self, console: Console | None = None, min_interval: float = 0.2) -> None:
+        self._console = console or Console(stderr=True)
+        self._min_interval = min_interval
+        self._last = 0.0
+        self._progress: Progress | None = None
+        self._task = None
+
+    def start(self, total: int | None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]tunewise"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self._console,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("trials", total=total, status="starting")
+
+    def update(self, trials: Callable[[], list[Trial]], *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._progress is None or (not force and now - self._last < self._min_interval):
+            return
+        self._last = now
+        snap = Snapshot.of(trials())
+        self._progress.update(self._task, completed=snap.done, status=snap.describe())
+
+    def stop(self, trials: Callable[[], list[Trial]]) -> None:
+        if self._progress is not None:
+            self.update(trials, force=True)
+            self._progress.stop()
+            self._progress = None
+
+
+class PlainReporter(Reporter):
+    """One line per new best and a summary at most every ``interval`` seconds (for log files)."""
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 10.0) -> None:
+        self._stream = stream or sys.stderr
+        self._interval = interval
+        self._last = 0.0
+        self._last_look = 0.0
+        self._total: int | None = None
+        self._best_number: int | None = None
+
+    def start(self, total: int | None) -> None:
+        self._total = total
+        self._last = time.monotonic()
+
+    def update(self, trials: Callable[[], list[Trial]], *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_look < 0.2:  # summarizing is O(trials): not every time
+            return
+        self._last_look = now
+        snap = Snapshot.of(trials())
+        new_best = snap.best is not None and snap.best.number != self._best_number
+        if force or new_best or now - self._last >= self._interval:
+            self._last = now
+            if snap.best is not None:
+                self._best_number = snap.best.number
+            total = f"/{self._total}" if self._total else ""
+            print(f"tunewise: {snap.done}{total} done, {snap.describe()}", file=self._stream)
+            self._stream.flush()
+
+    def stop(self, trials: Callable[[], list[Trial]]) -> None:
+        self.update(trials, force=True)
+
+
+def make_reporter(progress: bool | None) -> Reporter:
+    """``None`` picks a rich bar on a terminal and plain lines otherwise; ``False`` is silent."""
+    if progress is False:
+        return Reporter()
+    if sys.stderr.isatty():
+        return RichReporter()
+    return PlainReporter()

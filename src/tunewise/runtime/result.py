@@ -1,0 +1,148 @@
+"""What a run leaves behind, read back from the store: the trial table and the best trial."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunewise.runtime.paths import default_study_name, trial_directory
+from tunewise.space import Space
+from tunewise.storage import Store, StudyStore
+from tunewise.trial import Trial, TrialStatus
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Result:
+    """A study's results: ``trials`` (a DataFrame), ``best`` (a Trial) and ``best_config``.
+
+    ``best`` is the succeeded trial with the lowest objective at the highest fidelity evaluated so
+    far (low-fidelity objectives are not comparable with full ones).
+    """
+
+    def __init__(self, study: StudyStore, root: str | os.PathLike[str] | None) -> None:
+        self._study = study
+        self.root = Path(root).expanduser().resolve() if root is not None else None
+        study.refresh()
+
+    @property
+    def study(self) -> str:
+        return self._study.name
+
+    @property
+    def space(self) -> Space:
+        return self._study.space
+
+    def refresh(self) -> Result:
+        self._study.refresh()
+        return self
+
+    @property
+    def trial_list(self) -> list[Trial]:
+        return self._study.trials()
+
+    @property
+    def best(self) -> Trial | None:
+        succeeded = [
+            t
+            for t in self.trial_list
+            if t.status is TrialStatus.SUCCEEDED
+            and t.objective is not None
+            and math.isfinite(t.objective)
+        ]
+        if not succeeded:
+            return None
+        if self.space.fidelity is not None:
+            top = max(t.fidelity for t in succeeded if t.fidelity is not None)
+            succeeded = [t for t in succeeded if t.fidelity == top]
+        return min(succeeded, key=lambda t: (t.objective, t.number))
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        best = self.best
+        return None if best is None else dict(best.config)
+
+    def directory(self, number: int) -> Path:
+        """The folder trial ``number`` wrote its checkpoints to."""
+        if self.root is None:
+            raise ValueError("this result was loaded without a root folder")
+        return trial_directory(self.root, self.study, number)
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """One row per trial; config values in ``config.<name>`` columns."""
+        import pandas as pd
+
+        rows = []
+        for t in self.trial_list:
+            row: dict[str, Any] = {
+                "number": t.number,
+                "status": t.status.value,
+                "objective": t.objective,
+                "cost": t.cost,
+                "fidelity": t.fidelity,
+            }
+            row.update({f"config.{k}": v for k, v in t.config.items()})
+            row.update(
+                {
+                    "worker": t.worker,
+                    "error": (t.error or "").splitlines()[0] if t.error else None,
+                    "started_at": _timestamp(t.started_at),
+                    "finished_at": _timestamp(t.finished_at),
+                    "duration": (t.finished_at - t.started_at)
+                    if t.finished_at and t.started_at
+                    else None,
+                    "previous_trial": t.previous_trial,
+                    "retry_of": t.retry_of,
+                    "slot": t.slot,
+                    "info": dict(t.info),
+                    "learning_curve": list(t.learning_curve),
+                }
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in TrialStatus}
+        for t in self.trial_list:
+            out[t.status.value] += 1
+        return out
+
+    def __repr__(self) -> str:
+        best = self.best
+        text = f"Result(study={self.study!r}, trials={len(self.trial_list)}"
+        if best is not None:
+            text += f", best={best.objective:.6g} (trial {best.number})"
+        return text + ")"
+
+
+def _timestamp(value: float | None) -> Any:
+    import pandas as pd
+
+    return pd.to_datetime(value, unit="s", utc=True) if value else None
+
+
+def load(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    study: str | None = None,
+    storage: str | None = None,
+) -> Result:
+    """Open a study's results: ``load("runs/mlp")`` or ``load(storage=URL, study=NAME)``."""
+    store = Store.at(root=root, storage=storage)
+    if study is None:
+        if root is not None and default_study_name(root) in store.study_names():
+            study = default_study_name(root)
+        else:
+            names = store.study_names()
+            if len(names) != 1:
+                store.close()
+                raise ValueError(
+                    f"the store holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                    "name one with study="
+                )
+            study = names[0]
+    return Result(store.study(study), root)

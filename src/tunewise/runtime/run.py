@@ -1,0 +1,121 @@
+"""``tw.run``: create or resume a study and work on it with one or more workers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tunewise.optimizers import Optimizer
+from tunewise.optimizers import make as make_optimizer
+from tunewise.runtime.budget import Budget
+from tunewise.runtime.local import WorkerJob, check_picklable, import_path, run_processes
+from tunewise.runtime.paths import default_study_name
+from tunewise.runtime.progress import make_reporter
+from tunewise.runtime.result import Result
+from tunewise.runtime.signals import stop_signals_raise
+from tunewise.runtime.worker import Evaluate, Settings, Worker
+from tunewise.space import Space
+from tunewise.storage import Store, StudyMismatchError
+
+
+def run(
+    evaluate: Evaluate,
+    space: Space,
+    *,
+    root: str | os.PathLike[str],
+    optimizer: str | Mapping[str, Any] | Optimizer = "random_search",
+    budget: Budget | int | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    study: str | None = None,
+    seed: int | None = None,
+    on_error: str = "record",
+    max_retries: int = 2,
+    heartbeat_interval: float = 10.0,
+    stale_after: float = 60.0,
+    progress: bool | None = None,
+) -> Result:
+    """Minimize ``evaluate(config, trial)`` over ``space`` until ``budget`` is spent.
+
+    Results go to ``<root>/tunewise.db`` (or the ``storage`` URL, e.g. PostgreSQL) under the study
+    name ``study`` (default: the root folder's name); trial folders for checkpoints go under
+    ``root``. Running again on the same root resumes the study up to the given budget.
+    ``workers=1`` evaluates in this process (lambdas and closures work); ``workers=N`` starts N
+    processes. A failing trial is recorded and the run goes on (``on_error="record"``) or, after
+    recording it, raises :class:`~tunewise.runtime.worker.TrialFailed` (``"raise"``).
+    """
+    if not isinstance(space, Space):
+        raise TypeError(f"space must be a tunewise.Space, not {type(space).__name__}")
+    if not callable(evaluate):
+        raise TypeError(f"evaluate must be callable, not {type(evaluate).__name__}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    if isinstance(budget, int) and not isinstance(budget, bool):
+        budget = Budget(evaluations=budget)
+    budget = budget or Budget()
+    if not isinstance(budget, Budget):
+        raise TypeError(f"budget must be a tunewise.Budget or an int, not {type(budget).__name__}")
+    chosen = make_optimizer(optimizer)
+    chosen.check_space(space)
+    settings = Settings(
+        max_retries=max_retries,
+        heartbeat_interval=heartbeat_interval,
+        stale_after=stale_after,
+        on_error=on_error,
+        evaluate=import_path(evaluate),
+    )
+    if workers > 1:
+        check_picklable(evaluate)
+    root_path = Path(root).expanduser().resolve()
+    root_path.mkdir(parents=True, exist_ok=True)
+    name = study or default_study_name(root_path)
+
+    store = Store.at(root=root_path, storage=storage)
+    try:
+        record = store.create_or_open_study(
+            name,
+            space=space,
+            optimizer=chosen.spec(),
+            seed=seed if seed is not None else secrets.randbelow(2**31),
+            budget=budget.to_stored(),
+            settings=settings.to_stored(),
+        )
+        if seed is not None and record.seed != seed:
+            raise StudyMismatchError(
+                f"study {name!r} was created with seed {record.seed}, not {seed}; resume with "
+                "the same seed (or none), or use a new root (or study name)"
+            )
+        study_store = store.study(name)
+        reporter = make_reporter(progress)
+        reporter.start(budget.evaluations)
+        try:
+            if workers == 1:
+                worker = Worker(
+                    study=study_store,
+                    evaluate=evaluate,
+                    optimizer=chosen,
+                    settings=settings,
+                    root=root_path,
+                    on_finished=lambda _trial, s: reporter.update(s.trials),
+                )
+                with stop_signals_raise():
+                    worker.run()
+            else:
+                job = WorkerJob(evaluate=evaluate, url=store.url, study=name, root=str(root_path))
+                run_processes(
+                    workers=workers,
+                    job=job,
+                    study=study_store,
+                    reporter=reporter,
+                    settings=settings,
+                )
+        finally:
+            study_store.refresh()
+            reporter.stop(study_store.trials)
+        return Result(study_store, root_path)
+    except BaseException:
+        store.close()
+        raise

@@ -1,0 +1,266 @@
+"""The worker loop: claim -> evaluate -> record, until the study's budget is spent.
+
+Every worker, in-process or in its own process or on another machine, runs this same loop against
+the store; there is no coordinator. A claim takes one short transaction; the optimizer's ``ask``
+and the evaluation run outside any transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from tunewise.optimizers import Optimizer
+from tunewise.runtime import outcome as outcomes
+from tunewise.runtime.budget import StoredBudget
+from tunewise.runtime.context import TrialContext
+from tunewise.runtime.heartbeat import Heartbeat
+from tunewise.runtime.paths import trial_directory
+from tunewise.runtime.signals import Interrupted, signals_deferred
+from tunewise.storage import ClaimOutcome, StudyStore, worker_name
+from tunewise.trial import Trial, TrialStatus
+
+logger = logging.getLogger("tunewise")
+
+Evaluate = Callable[[dict[str, Any], TrialContext], Any]
+
+ON_ERROR = ("record", "raise")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How workers of a study behave; stored with the study so attached workers behave the same.
+
+    ``evaluate`` is the objective's import path (``module:function``) when it has one, so that
+    ``tunewise worker`` can join without being told what to run.
+    """
+
+    max_retries: int = 2
+    heartbeat_interval: float = 10.0
+    stale_after: float = 60.0
+    on_error: str = "record"
+    evaluate: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, not {self.on_error!r}")
+        if not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ValueError(f"max_retries must be an integer >= 0, not {self.max_retries!r}")
+        if not self.heartbeat_interval > 0:
+            raise ValueError(f"heartbeat_interval must be > 0, not {self.heartbeat_interval!r}")
+        if not self.stale_after > 2 * self.heartbeat_interval:
+            raise ValueError(
+                f"stale_after ({self.stale_after}) must be more than twice heartbeat_interval "
+                f"({self.heartbeat_interval}), or live trials would be declared crashed"
+            )
+
+    def to_stored(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> Settings:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class TrialFailed(RuntimeError):
+    """Raised with ``on_error="raise"`` after a failed trial has been recorded."""
+
+    def __init__(self, number: int, error: str) -> None:
+        super().__init__(f"trial {number} failed: {error}")
+        self.number = number
+        self.error = error
+
+
+class Worker:
+    """Runs trials of one study until its budget is spent or the optimizer has nothing left."""
+
+    def __init__(
+        self,
+        *,
+        study: StudyStore,
+        evaluate: Evaluate,
+        optimizer: Optimizer,
+        settings: Settings,
+        root: str | Path,
+        name: str | None = None,
+        on_finished: Callable[[Trial, StudyStore], None] | None = None,
+    ) -> None:
+        self.study = study
+        self.evaluate = evaluate
+        self.optimizer = optimizer
+        self.settings = settings
+        self.root = Path(root)
+        self.name = name or worker_name()
+        self.on_finished = on_finished
+        self.evaluated = 0
+        self._next_recovery = 0.0
+        self._fidelity_name = study.space.fidelity_name
+
+    def run(self) -> int:
+        """Work until done; returns how many trials this worker evaluated."""
+        budget = StoredBudget.from_stored(self.study.budget())
+        heartbeat = Heartbeat(
+            self.study, worker=self.name, interval=self.settings.heartbeat_interval
+        )
+        idle = _Backoff()
+        try:
+            while not budget.past_deadline():
+                self.study.refresh()
+                self._recover_stale_now_and_then()
+                trial = self._claim(budget)
+                if trial is None:
+                    if self._finished(budget):
+                        break
+                    idle.wait()
+                    continue
+                idle.reset()
+                self._run_trial(trial, heartbeat)
+        finally:
+            heartbeat.stop()
+        return self.evaluated
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def _claim(self, budget: StoredBudget) -> Trial | None:
+        limits = budget.limits
+        if any(t.status is TrialStatus.PENDING for t in self.study.pending_trials()):
+            trial = self.study.claim_pending(worker=self.name, limits=limits)
+            if trial is not None:
+                return trial
+        for _ in range(8):  # conflicts mean another worker claimed first: ask again on fresh data
+            suggestions = self.optimizer.ask(self.study.history(), 1)
+            if not suggestions:
+                return None
+            claim = self.study.claim(suggestions[0], worker=self.name, limits=limits)
+            if claim.outcome is ClaimOutcome.CLAIMED:
+                return claim.trial
+            if claim.outcome is ClaimOutcome.BUDGET:
+                return None
+            self.study.refresh()
+        return None
+
+    def _finished(self, budget: StoredBudget) -> bool:
+        """True when this worker should stop: the budget is spent, or nothing is left to do."""
+        totals = self.study.totals()
+        if budget.done(totals):
+            return True
+        if self.study.pending_trials():
+            return False  # others are running: one may crash and need a retry, so wait
+        if budget.limits.exhausted_for_new(totals):
+            return False  # a claim raced us; look again
+        # Nothing running anywhere and the optimizer suggests nothing: the search is complete.
+        self.study.refresh()
+        if self.study.pending_trials():
+            return False
+        return not self.optimizer.ask(self.study.history(), 1)
+
+    def _recover_stale_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_recovery:
+            return
+        self._next_recovery = now + max(self.settings.stale_after / 4, 0.05)
+        recovered = self.study.recover_stale(
+            stale_after=self.settings.stale_after, max_retries=self.settings.max_retries
+        )
+        if recovered:
+            self.study.refresh()
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _run_trial(self, trial: Trial, heartbeat: Heartbeat) -> None:
+        directory = trial_directory(self.root, self.study.name, trial.number)
+        directory.mkdir(parents=True, exist_ok=True)
+        previous = (
+            trial_directory(self.root, self.study.name, trial.previous_trial)
+            if trial.previous_trial is not None
+            else None
+        )
+        config = dict(trial.config)
+        if self._fidelity_name is not None and trial.fidelity is not None:
+            config[self._fidelity_name] = trial.fidelity
+        context = TrialContext(
+            number=trial.number,
+            config=config,
+            fidelity=trial.fidelity,
+            directory=directory,
+            previous_directory=previous,
+            previous_trial=trial.previous_trial,
+            study=self.study.name,
+            worker=self.name,
+            on_report=heartbeat.set_curve,
+        )
+        heartbeat.track(trial.number)
+        started = time.perf_counter()
+        try:
+            value = self.evaluate(config, context)
+        except (KeyboardInterrupt, Interrupted) as stop:
+            heartbeat.untrack()
+            with signals_deferred():
+                reason = "interrupted by " + (
+                    stop.signal_name if isinstance(stop, Interrupted) else "Ctrl-C"
+                )
+                self.study.release(trial.number, worker=self.name, reason=reason)
+                logger.warning("trial %d %s; re-queued", trial.number, reason)
+            raise
+        except (Exception, SystemExit) as exc:
+            result = outcomes.from_exception(
+                exc, elapsed=time.perf_counter() - started, curve=context.learning_curve
+            )
+        else:
+            result = outcomes.from_return(
+                value, elapsed=time.perf_counter() - started, curve=context.learning_curve
+            )
+        heartbeat.untrack()
+        recorded = self._record(trial, result)
+        self.evaluated += 1
+        if self.on_finished is not None:
+            self.on_finished(recorded, self.study)
+        if recorded.status is TrialStatus.FAILED:
+            first_line = (recorded.error or "").splitlines()[0] if recorded.error else ""
+            logger.warning("trial %d failed: %s", trial.number, first_line)
+            if self.settings.on_error == "raise":
+                raise TrialFailed(trial.number, recorded.error or "")
+
+    def _record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
+        delay = 0.1
+        for attempt in range(6):
+            try:
+                with signals_deferred():  # a result is never lost to a Ctrl-C mid-write
+                    return self.study.finish(
+                        trial.number,
+                        worker=self.name,
+                        status=result.status,
+                        objective=result.objective,
+                        cost=result.cost,
+                        learning_curve=result.learning_curve,
+                        info=result.info,
+                        error=result.error,
+                    )
+            except OperationalError as exc:
+                if attempt == 5:
+                    raise
+                logger.warning("recording trial %d failed (%s); retrying", trial.number, exc)
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Backoff:
+    """Sleep a little longer each time nothing could be claimed, up to half a second."""
+
+    def __init__(self, start: float = 0.005, cap: float = 0.5) -> None:
+        self._start, self._cap, self._delay = start, cap, start
+
+    def wait(self) -> None:
+        time.sleep(self._delay)
+        self._delay = min(self._delay * 2, self._cap)
+
+    def reset(self) -> None:
+        self._delay = self._start

@@ -1,0 +1,104 @@
+"""Engines for the two backends, with the transaction discipline the store relies on.
+
+SQLite: WAL mode so readers never block the writer, and ``BEGIN IMMEDIATE`` for write transactions
+so two workers never deadlock upgrading a read lock. PostgreSQL: ordinary transactions in which the
+study row is locked with ``SELECT ... FOR UPDATE``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+DB_FILENAME = "tunewise.db"
+_BEGIN_OPTION = "tunewise_begin"
+
+
+def storage_url(*, root: str | os.PathLike[str] | None = None, storage: str | None = None) -> str:
+    """The SQLAlchemy URL for ``storage`` (a URL or a SQLite file path), else ``<root>/tunewise.db``."""
+    if storage:
+        text = str(storage)
+        if "://" not in text:
+            return f"sqlite:///{Path(text).expanduser().resolve()}"
+        if text.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + text.split("://", 1)[1]
+        return text
+    if root is None:
+        raise ValueError("give a root folder or a storage URL")
+    return f"sqlite:///{Path(root).expanduser().resolve() / DB_FILENAME}"
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show no part of it that could hold a secret
+        return "<unparsable storage URL>"
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine configured for many worker processes sharing one study."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60.0})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=2,
+        connect_args={"connect_timeout": 10, "application_name": "tunewise"},
+    )
+
+
+def make_short_lived_engine(url: str) -> Engine:
+    """An engine that keeps no connection open between uses (for CLIs and one-off reads)."""
+    if is_sqlite(url):
+        return make_engine(url)
+    return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own BEGIN is deferred).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the write lock up front on SQLite; commits on success."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A consistent snapshot for reads; takes no write lock."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

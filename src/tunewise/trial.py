@@ -1,0 +1,156 @@
+"""The shared vocabulary of tunewise: trials, their status, suggestions and the read-only History.
+
+Plain data, no I/O. Optimizers read a :class:`History` and return :class:`Suggestion` objects; the
+store turns suggestions into :class:`Trial` rows. Both sides speak only these types.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunewise.space import Space
+
+
+class TrialStatus(enum.StrEnum):
+    """Where a trial is in its life: pending -> running -> succeeded | failed | crashed."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CRASHED = "crashed"
+
+    @property
+    def finished(self) -> bool:
+        """True for the terminal states an evaluation ends in (a crash is re-queued, not finished)."""
+        return self in (TrialStatus.SUCCEEDED, TrialStatus.FAILED)
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluation of a configuration at a fidelity, as recorded in the store.
+
+    ``number`` is dense per study (0, 1, 2, ...). ``slot`` is the optimizer's key for the decision
+    that created it (e.g. ``"sample:17"``); no two live trials share a slot. ``previous_trial`` is
+    the lower-fidelity trial this one continues from. ``learning_curve`` holds ``(step, value)``
+    pairs as reported by the objective.
+    """
+
+    number: int
+    config: Mapping[str, Any]
+    status: TrialStatus
+    fidelity: float | int | None = None
+    slot: str | None = None
+    objective: float | None = None
+    cost: float | None = None
+    learning_curve: tuple[tuple[float, float], ...] = ()
+    info: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    worker: str | None = None
+    previous_trial: int | None = None
+    retry_of: int | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", _frozen(self.config))
+        object.__setattr__(self, "info", _frozen(self.info))
+        object.__setattr__(
+            self, "learning_curve", tuple((float(s), float(v)) for s, v in self.learning_curve)
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.status.finished
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What an optimizer proposes: evaluate ``config`` at ``fidelity``.
+
+    ``slot`` names the decision (``"sample:5"``, ``"promote:12:2"``); the store refuses a slot that
+    another worker already claimed, and the worker asks again on a fresher History.
+    """
+
+    config: Mapping[str, Any]
+    slot: str
+    fidelity: float | int | None = None
+    previous_trial: int | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", _frozen(self.config))
+        object.__setattr__(self, "info", _frozen(self.info))
+
+
+@dataclass(frozen=True)
+class History:
+    """A read-only snapshot of a study: its space, its seed and its trials ordered by number.
+
+    Optimizers derive every decision from a History (and the seed), so any worker can ask and a
+    crashed run resumes by itself.
+    """
+
+    space: Space
+    seed: int
+    trials: tuple[Trial, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trials", tuple(self.trials))
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    def __iter__(self) -> Iterator[Trial]:
+        return iter(self.trials)
+
+    @property
+    def next_number(self) -> int:
+        """The number the next inserted trial would get if nobody else inserts first."""
+        return self.trials[-1].number + 1 if self.trials else 0
+
+    def with_status(self, *statuses: TrialStatus) -> list[Trial]:
+        return [t for t in self.trials if t.status in statuses]
+
+    @property
+    def finished(self) -> list[Trial]:
+        return self.with_status(TrialStatus.SUCCEEDED, TrialStatus.FAILED)
+
+    @property
+    def succeeded(self) -> list[Trial]:
+        return self.with_status(TrialStatus.SUCCEEDED)
+
+    @property
+    def pending(self) -> list[Trial]:
+        """Trials claimed or queued but without a result yet (running or pending)."""
+        return self.with_status(TrialStatus.RUNNING, TrialStatus.PENDING)
+
+    def slots(self) -> set[str]:
+        """Slots of live trials (crashed rows give their slot to their retry)."""
+        return {t.slot for t in self.trials if t.slot is not None}
+
+    def best(self, fidelity: float | int | None = None) -> Trial | None:
+        """The succeeded trial with the lowest objective, optionally only at ``fidelity``."""
+        candidates = [
+            t
+            for t in self.succeeded
+            if t.objective is not None
+            and math.isfinite(t.objective)
+            and (fidelity is None or t.fidelity == fidelity)
+        ]
+        return min(candidates, key=lambda t: (t.objective, t.number)) if candidates else None
+
+
+def trials_by_number(trials: Sequence[Trial]) -> dict[int, Trial]:
+    return {t.number: t for t in trials}
