@@ -28,7 +28,7 @@ class TrialStatus(enum.StrEnum):
 
     @property
     def finished(self) -> bool:
-        """True for the terminal states an evaluation ends in (a crash is re-queued, not finished)."""
+        """True for the states an evaluation ends in (a crash is re-queued, not finished)."""
         return self in (TrialStatus.SUCCEEDED, TrialStatus.FAILED)
 
 

@@ -44,7 +44,7 @@ class Optimizer(abc.ABC):
 
     @abc.abstractmethod
     def ask(self, history: History, n: int = 1) -> list[Suggestion]:
-        """Up to ``n`` suggestions with distinct slots not in ``history``; [] means "nothing now"."""
+        """Up to ``n`` suggestions with slots not in ``history``; [] means "nothing now"."""
 
     @classmethod
     def _param_names(cls) -> list[str]:

@@ -9,10 +9,10 @@ from tunewise.optimizers.base import Optimizer
 
 _REGISTRY: dict[str, type[Optimizer]] = {}
 
-O = TypeVar("O", bound=type[Optimizer])
+OptimizerType = TypeVar("OptimizerType", bound=type[Optimizer])
 
 
-def register(cls: O) -> O:
+def register(cls: OptimizerType) -> OptimizerType:
     """Class decorator: make an optimizer available under its ``name``."""
     name = cls.name
     if name in _REGISTRY and _REGISTRY[name] is not cls:

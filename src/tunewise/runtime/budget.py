@@ -1,4 +1,4 @@
-"""Budgets: how much a study may spend, counted from the store so all workers together respect it."""
+"""Budgets: how much a study may spend, counted from the store so all workers respect them."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from tunewise.storage import Limits, Totals
 
 @dataclass(frozen=True)
 class Budget:
-    """When to stop: after ``evaluations`` trials, ``cost`` summed cost, or ``seconds`` of wall time.
+    """When to stop: after ``evaluations`` trials, ``cost`` summed cost or ``seconds`` of time.
 
-    Any combination; the first limit reached stops new trials (running ones finish). ``cost`` is what
-    the objective reports as ``cost`` (default: its wall-clock seconds). ``seconds`` counts from the
-    start of this ``run`` call. Crashed-and-retried trials count once.
+    Any combination; the first limit reached stops new trials (running ones finish). ``cost`` is
+    what the objective reports as ``cost`` (default: its wall-clock seconds). ``seconds`` counts
+    from the start of this ``run`` call. Crashed-and-retried trials count once.
     """
 
     evaluations: int | None = None

@@ -12,8 +12,8 @@ from typing import Any
 class TrialContext:
     """The handle an objective gets for one trial.
 
-    ``directory`` is this trial's own folder (write checkpoints there); ``previous_directory`` is the
-    folder of the lower-fidelity trial this one continues, so training can resume instead of
+    ``directory`` is this trial's own folder (write checkpoints there); ``previous_directory``
+    is the folder of the lower-fidelity trial this one continues, so training can resume instead of
     restarting. ``report(step, value)`` records a learning curve point; it is persisted while the
     trial runs and kept with the result.
     """

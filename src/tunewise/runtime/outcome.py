@@ -1,4 +1,4 @@
-"""Turn whatever ``evaluate`` did (returned, raised) into a recordable outcome with a clear reason."""
+"""Turn what ``evaluate`` did (returned, raised) into a recordable outcome with a clear reason."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def from_exception(
 
 
 def from_return(value: Any, *, elapsed: float, curve: list[tuple[float, float]]) -> Outcome:
-    """Interpret a float or a dict result; anything invalid becomes a failed outcome with the reason."""
+    """Interpret a float or dict result; anything invalid becomes a failed outcome with a reason."""
     try:
         return _interpret(value, elapsed=elapsed, curve=curve)
     except InvalidResult as exc:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 
-class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+class Interrupted(BaseException):
     """The process was asked to stop (SIGTERM); raised in the main thread like KeyboardInterrupt."""
 
     def __init__(self, signal_name: str) -> None:

@@ -21,7 +21,7 @@ _BEGIN_OPTION = "tunewise_begin"
 
 
 def storage_url(*, root: str | os.PathLike[str] | None = None, storage: str | None = None) -> str:
-    """The SQLAlchemy URL for ``storage`` (a URL or a SQLite file path), else ``<root>/tunewise.db``."""
+    """The URL for ``storage`` (a URL or a SQLite file path), else ``<root>/tunewise.db``."""
     if storage:
         text = str(storage)
         if "://" not in text:

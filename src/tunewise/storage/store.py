@@ -372,7 +372,7 @@ class StudyStore:
     # -- claims ---------------------------------------------------------------------------------
 
     def claim(self, suggestion: Suggestion, *, worker: str, limits: Limits) -> Claim:
-        """Insert ``suggestion`` as a running trial of ``worker`` if its slot is free and budget allows."""
+        """Insert ``suggestion`` as a running trial if its slot is free and the budget allows."""
         now = time.time()
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
@@ -448,7 +448,7 @@ class StudyStore:
     def heartbeat(
         self, number: int, *, worker: str, learning_curve: list[tuple[float, float]] | None = None
     ) -> bool:
-        """Mark ``worker``'s running trial alive; False if it is no longer ours (declared crashed)."""
+        """Mark ``worker``'s running trial alive; False if it is no longer ours (declared dead)."""
         values: dict[str, Any] = {"heartbeat": time.time()}
         if learning_curve is not None:
             values["learning_curve"] = _dumps(learning_curve)
@@ -531,7 +531,7 @@ class StudyStore:
         return trial
 
     def release(self, number: int, *, worker: str, reason: str) -> bool:
-        """Put ``worker``'s running trial back in the queue (Ctrl-C, SIGTERM): it runs again later."""
+        """Put ``worker``'s running trial back in the queue (Ctrl-C, SIGTERM) to run again later."""
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
             seq = totals.seq + 1
@@ -561,7 +561,7 @@ class StudyStore:
         """Mark running trials with a heartbeat older than ``stale_after`` seconds as crashed.
 
         Each is re-queued as a new pending trial with the same config, fidelity and slot, until it
-        has crashed ``max_retries + 1`` times; then it is marked failed. Returns the crashed numbers.
+        has crashed ``max_retries + 1`` times; then it is marked failed. Returns their numbers.
         """
         cutoff = time.time() - stale_after
         stale_filter = (
