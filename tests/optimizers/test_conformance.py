@@ -1,0 +1,186 @@
+"""Checks every registered optimizer must pass (like scikit-learn's ``parametrize_with_checks``).
+
+A later optimizer joins this suite just by registering: valid configs only, fidelity within bounds,
+same seed -> same trials, it survives failed trials, and it works with other workers' pending trials.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import tunewise as tw
+from tunewise import optimizers
+from tunewise.trial import History, Suggestion, Trial, TrialStatus
+
+SPACES = {
+    "mixed": tw.Space(
+        lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4, confidence="high"),
+        width=tw.Integer(16, 512, log=True, prior=128),
+        depth=tw.Integer(1, 4),
+        optimizer=tw.Categorical(["adamw", "sgd"], prior="adamw"),
+        momentum=tw.Float(0.0, 0.99, when={"optimizer": "sgd"}),
+        batch_size=tw.Constant(64),
+        epochs=tw.Fidelity(1, 27),
+    ),
+    "continuous": tw.Space(x=tw.Float(-5.0, 10.0), y=tw.Float(0.0, 15.0)),
+    "float_fidelity": tw.Space(
+        x=tw.Float(0.0, 1.0, prior=0.2), subset=tw.Fidelity(0.1, 1.0)
+    ),
+}
+
+
+def objective(config: dict) -> float:
+    return sum((v if isinstance(v, int | float) else len(str(v))) ** 2 for v in config.values())
+
+
+def simulate(
+    name: str,
+    space: tw.Space,
+    *,
+    seed: int,
+    n: int = 12,
+    fail_every: int = 0,
+) -> list[Suggestion]:
+    """Run ``n`` sequential ask/evaluate steps on an in-memory history."""
+    optimizer = optimizers.make(name)
+    trials: list[Trial] = []
+    asked: list[Suggestion] = []
+    for number in range(n):
+        history = History(space=space, seed=seed, trials=tuple(trials))
+        suggestions = optimizer.ask(history, 1)
+        if not suggestions:
+            break
+        (s,) = suggestions
+        asked.append(s)
+        failed = fail_every and number % fail_every == 0
+        trials.append(
+            Trial(
+                number=number,
+                config=s.config,
+                status=TrialStatus.FAILED if failed else TrialStatus.SUCCEEDED,
+                fidelity=s.fidelity,
+                slot=s.slot,
+                objective=None if failed else objective(dict(s.config)),
+                previous_trial=s.previous_trial,
+                error="boom" if failed else None,
+            )
+        )
+    return asked
+
+
+def supported(name: str) -> list[str]:
+    cls = optimizers.get(name)
+    return [
+        key
+        for key, space in SPACES.items()
+        if cls.capabilities.conditions or not space.has_conditions
+    ]
+
+
+CASES = [(name, key) for name in optimizers.names() for key in supported(name)]
+
+
+@pytest.mark.parametrize(("name", "space_key"), CASES)
+class TestOptimizerConformance:
+    def test_suggests_only_valid_configs_and_fidelities(self, name: str, space_key: str) -> None:
+        space = SPACES[space_key]
+        asked = simulate(name, space, seed=0)
+        assert asked, "the optimizer suggested nothing on an empty study"
+        for s in asked:
+            space.validate_config(dict(s.config))
+            if space.fidelity is None:
+                assert s.fidelity is None
+            else:
+                assert space.fidelity.lower <= s.fidelity <= space.fidelity.upper
+                assert isinstance(s.fidelity, int) == space.fidelity.is_integer
+            if s.previous_trial is not None:
+                assert 0 <= s.previous_trial < len(asked)
+
+    def test_same_seed_same_trials_other_seed_other_trials(
+        self, name: str, space_key: str
+    ) -> None:
+        space = SPACES[space_key]
+        first = simulate(name, space, seed=3)
+        again = simulate(name, space, seed=3)
+        assert [(dict(s.config), s.fidelity, s.slot) for s in first] == [
+            (dict(s.config), s.fidelity, s.slot) for s in again
+        ]
+        if optimizers.get(name) is not optimizers.GridSearch:  # a grid ignores the seed
+            other = simulate(name, space, seed=4)
+            assert [dict(s.config) for s in other] != [dict(s.config) for s in first]
+
+    def test_survives_failed_trials(self, name: str, space_key: str) -> None:
+        space = SPACES[space_key]
+        asked = simulate(name, space, seed=1, fail_every=2)
+        assert len(asked) == len(simulate(name, space, seed=1)), "failures stopped the search"
+        for s in asked:
+            space.validate_config(dict(s.config))
+
+    def test_pending_trials_of_other_workers_are_respected(
+        self, name: str, space_key: str
+    ) -> None:
+        space = SPACES[space_key]
+        optimizer = optimizers.make(name)
+        trials: list[Trial] = []
+        # Three workers each claimed a suggestion and are still running it.
+        for number in range(3):
+            history = History(space=space, seed=5, trials=tuple(trials))
+            (s,) = optimizer.ask(history, 1)
+            trials.append(
+                Trial(
+                    number=number,
+                    config=s.config,
+                    status=TrialStatus.RUNNING,
+                    fidelity=s.fidelity,
+                    slot=s.slot,
+                )
+            )
+        history = History(space=space, seed=5, trials=tuple(trials))
+        batch = optimizer.ask(history, 3)
+        slots = [s.slot for s in batch]
+        assert len(set(slots)) == len(slots), "suggestions in one batch share a slot"
+        assert not set(slots) & history.slots(), "a pending trial's slot was suggested again"
+        assert len({s.slot for s in trials}) == 3
+
+    def test_spec_round_trips_through_the_registry(self, name: str, space_key: str) -> None:
+        optimizer = optimizers.make(name)
+        assert optimizers.make(optimizer.spec()) == optimizer
+
+
+def test_registry_names_and_capabilities() -> None:
+    assert {"random_search", "grid_search"} <= set(optimizers.names())
+    assert optimizers.get("random_search").capabilities.priors
+    with pytest.raises(ValueError, match="unknown optimizer 'nope'; known optimizers"):
+        optimizers.make("nope")
+    with pytest.raises(ValueError, match="has no parameter"):
+        optimizers.make({"name": "random_search", "use_prior": True})
+
+
+def test_random_search_with_priors_concentrates_near_the_prior() -> None:
+    space = SPACES["float_fidelity"]
+    uniform = simulate("random_search", space, seed=0, n=300)
+    history = History(space=space, seed=0)
+    prior = optimizers.RandomSearch(use_priors=True)
+    near = [
+        prior.ask(History(space=space, seed=s, trials=history.trials), 1)[0].config["x"]
+        for s in range(300)
+    ]
+    distance = lambda xs: sum(abs(x - 0.2) for x in xs) / len(xs)  # noqa: E731
+    assert distance(near) < 0.6 * distance([dict(s.config)["x"] for s in uniform])
+
+
+def test_grid_search_covers_the_grid_once_then_stops() -> None:
+    space = tw.Space(
+        a=tw.Integer(1, 3),
+        opt=tw.Categorical(["adam", "sgd"]),
+        momentum=tw.Float(0.0, 0.9, when={"opt": "sgd"}),
+    )
+    asked = simulate("grid_search", space, seed=0, n=100)
+    configs = [tuple(sorted(dict(s.config).items())) for s in asked]
+    # 3 values of a x (adam + sgd x 3 momentum values with points_per_dimension=3)
+    grid = optimizers.GridSearch(points_per_dimension=3)
+    assert len(grid.grid(space)) == 3 * (1 + 3)
+    assert len(configs) == len(set(configs)) == 3 * (1 + 5)  # default 5 points per dimension
+    assert all(math.isfinite(v) for c in configs for k, v in c if k in ("a", "momentum"))

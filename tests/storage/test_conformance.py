@@ -1,0 +1,249 @@
+"""The store's contract, checked on every backend: SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+from sqlalchemy import update
+
+import tunewise as tw
+from tests.conftest import unique_name
+from tunewise.storage import (
+    ClaimOutcome,
+    Limits,
+    SchemaVersionError,
+    StorageError,
+    Store,
+    StudyMismatchError,
+    StudyNotFoundError,
+    StudyStore,
+    schema,
+)
+from tunewise.trial import Suggestion, TrialStatus
+
+SPACE = tw.Space(
+    lr=tw.Float(1e-4, 1e-1, log=True, prior=1e-2),
+    opt=tw.Categorical(["adam", "sgd"]),
+    epochs=tw.Fidelity(1, 9),
+)
+NO_LIMITS = Limits()
+
+
+def make_study(url: str, name: str | None = None, space: tw.Space = SPACE) -> StudyStore:
+    store = Store.at(storage=url)
+    name = name or unique_name()
+    store.create_or_open_study(
+        name,
+        space=space,
+        optimizer={"name": "random_search", "use_priors": False},
+        seed=7,
+        budget={},
+        settings={},
+    )
+    return store.study(name)
+
+
+def suggestion(slot: str, lr: float = 1e-3, fidelity: int = 9) -> Suggestion:
+    return Suggestion(config={"lr": lr, "opt": "adam"}, slot=slot, fidelity=fidelity)
+
+
+class TestStoreConformance:
+    """Every backend must pass these; see the contract in tunewise/storage/store.py."""
+
+    def test_study_is_created_once_and_reopened_with_its_settings(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        again = make_study(storage_url, study.name)
+        assert again.record.id == study.record.id
+        assert again.record.seed == 7
+        assert again.space == SPACE
+        assert study.name in Store.at(storage=storage_url).study_names()
+
+    def test_changed_space_on_resume_is_refused_and_says_what_changed(
+        self, storage_url: str
+    ) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
+        changed = tw.Space(
+            lr=tw.Float(1e-4, 1.0, log=True, prior=1e-2),
+            opt=tw.Categorical(["adam", "sgd"]),
+            epochs=tw.Fidelity(1, 9),
+        )
+        with pytest.raises(StudyMismatchError, match="parameter 'lr': upper changed"):
+            make_study(storage_url, study.name, space=changed)
+        study.refresh()
+        assert len(study.trials()) == 1  # nothing recorded was lost
+
+    def test_changed_optimizer_on_resume_is_refused(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        with pytest.raises(StudyMismatchError, match="optimizer"):
+            study.store.create_or_open_study(
+                study.name,
+                space=SPACE,
+                optimizer={"name": "grid_search"},
+                seed=7,
+                budget={},
+                settings={},
+            )
+
+    def test_unknown_study_names_the_known_ones(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        with pytest.raises(StudyNotFoundError, match=study.name):
+            study.store.open_study("no-such-study")
+
+    def test_claims_get_dense_numbers_and_a_taken_slot_conflicts(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        first = study.claim(suggestion("s0"), worker="w1", limits=NO_LIMITS)
+        second = study.claim(suggestion("s1"), worker="w2", limits=NO_LIMITS)
+        again = study.claim(suggestion("s0", lr=0.05), worker="w2", limits=NO_LIMITS)
+        assert first.outcome is second.outcome is ClaimOutcome.CLAIMED
+        assert (first.trial.number, second.trial.number) == (0, 1)
+        assert again.outcome is ClaimOutcome.CONFLICT
+        assert first.trial.status is TrialStatus.RUNNING
+        assert first.trial.fidelity == 9 and isinstance(first.trial.fidelity, int)
+
+    def test_claim_respects_trial_and_cost_limits(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        limits = Limits(max_trials=2, max_cost=10.0)
+        for slot in ("a", "b"):
+            assert study.claim(suggestion(slot), worker="w", limits=limits).trial is not None
+        assert study.claim(suggestion("c"), worker="w", limits=limits).outcome is (
+            ClaimOutcome.BUDGET
+        )
+        study.finish(0, worker="w", status=TrialStatus.SUCCEEDED, objective=1.0, cost=10.0)
+        totals = study.totals()
+        assert (totals.n_live, totals.n_finished, totals.cost_spent) == (2, 1, 10.0)
+        assert Limits(max_cost=10.0).exhausted_for_new(totals)
+
+    def test_finished_trial_is_recorded_once_and_never_changes(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        trial = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS).trial
+        done = study.finish(
+            trial.number,
+            worker="w",
+            status=TrialStatus.SUCCEEDED,
+            objective=0.25,
+            cost=3.0,
+            learning_curve=[(1, 0.5), (2, 0.25)],
+            info={"acc": 0.75},
+        )
+        with pytest.raises(StorageError, match="already succeeded"):
+            study.finish(trial.number, worker="w", status=TrialStatus.FAILED, error="late")
+        other = make_study(storage_url, study.name)
+        other.refresh()
+        (stored,) = other.trials()
+        assert stored == done
+        assert stored.objective == 0.25 and stored.learning_curve == ((1, 0.5), (2, 0.25))
+        assert stored.info["acc"] == 0.75
+
+    def test_records_are_read_only_snapshots(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
+        study.refresh()
+        history = study.history()
+        with pytest.raises(TypeError):
+            history.trials[0].config["lr"] = 1.0  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            history.trials[0].objective = 1.0  # type: ignore[misc]
+
+    def test_refresh_reads_only_what_changed(self, storage_url: str) -> None:
+        writer = make_study(storage_url)
+        reader = make_study(storage_url, writer.name)
+        for slot in ("a", "b", "c"):
+            writer.claim(suggestion(slot), worker="w", limits=NO_LIMITS)
+        assert reader.refresh() == 3
+        assert reader.refresh() == 0
+        writer.finish(1, worker="w", status=TrialStatus.SUCCEEDED, objective=2.0)
+        assert reader.refresh() == 1
+        assert [t.status for t in reader.trials()] == [
+            TrialStatus.RUNNING,
+            TrialStatus.SUCCEEDED,
+            TrialStatus.RUNNING,
+        ]
+
+    def test_stale_trial_is_crashed_and_requeued_with_its_slot(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)
+        study.claim(suggestion("b"), worker="alive", limits=NO_LIMITS)
+        time.sleep(0.3)
+        assert study.heartbeat(1, worker="alive")
+        assert study.recover_stale(stale_after=0.2, max_retries=1) == [0]
+        study.refresh()
+        crashed, alive, retry = study.trials()
+        assert crashed.status is TrialStatus.CRASHED and crashed.slot is None
+        assert "stopped sending heartbeats" in crashed.error
+        assert alive.status is TrialStatus.RUNNING
+        assert retry.status is TrialStatus.PENDING and retry.slot == "a"
+        assert retry.retry_of == 0 and retry.config == crashed.config
+        assert study.totals().n_live == 2  # the crash is counted once, through its retry
+        # Nobody else can claim the retried slot, and the retry runs on the next claim.
+        assert study.claim(suggestion("a"), worker="x", limits=NO_LIMITS).outcome is (
+            ClaimOutcome.CONFLICT
+        )
+        claimed = study.claim_pending(worker="x", limits=NO_LIMITS)
+        assert claimed.number == 2 and claimed.status is TrialStatus.RUNNING
+        # After max_retries the trial is failed, not retried forever.
+        time.sleep(0.3)
+        study.heartbeat(1, worker="alive")
+        assert study.recover_stale(stale_after=0.2, max_retries=1) == [2]
+        study.refresh()
+        final = study.trials()[2]
+        assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
+        assert study.totals().n_finished == 1
+
+    def test_heartbeat_of_a_trial_that_is_not_ours_reports_false(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
+        assert study.heartbeat(0, worker="w1", learning_curve=[(1, 0.5)])
+        assert not study.heartbeat(0, worker="w2")
+
+    def test_released_trial_runs_again(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
+        assert study.release(0, worker="w1", reason="interrupted by Ctrl-C")
+        study.refresh()
+        assert study.trials()[0].status is TrialStatus.PENDING
+        trial = study.claim_pending(worker="w2", limits=NO_LIMITS)
+        assert trial.number == 0 and trial.worker == "w2"
+        assert study.claim_pending(worker="w3", limits=NO_LIMITS) is None
+
+    def test_concurrent_processes_never_claim_a_slot_twice(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(4) as pool:
+            claimed = pool.starmap(_claim_all, [(storage_url, study.name, f"w{i}") for i in range(4)])
+        study.refresh()
+        trials = study.trials()
+        assert sorted(sum(claimed, [])) == list(range(40))
+        assert [t.number for t in trials] == list(range(40))
+        assert sorted(t.slot for t in trials) == sorted(f"s{i}" for i in range(40))
+        assert study.totals().n_live == 40
+
+    def test_unreachable_server_is_a_clear_error_without_the_password(self) -> None:
+        with pytest.raises(StorageError, match="cannot open the store") as info:
+            Store.at(storage="postgresql://user:s3cret@127.0.0.1:1/nowhere")
+        assert "s3cret" not in str(info.value)
+
+
+def _claim_all(url: str, name: str, worker: str) -> list[int]:
+    study = Store.at(storage=url).study(name)
+    numbers = []
+    for i in range(40):
+        claim = study.claim(suggestion(f"s{i}"), worker=worker, limits=NO_LIMITS)
+        if claim.outcome is ClaimOutcome.CLAIMED:
+            numbers.append(claim.trial.number)
+    return numbers
+
+
+def test_store_from_another_schema_version_is_refused_and_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'tunewise.db'}"
+    study = make_study(url)
+    study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
+    with study.store.engine.begin() as conn:
+        conn.execute(update(schema.meta).values(value="999"))
+    study.store.close()
+    with pytest.raises(SchemaVersionError, match="schema version 999"):
+        Store.at(storage=url)
+    with study.store.engine.begin() as conn:  # the recorded trial is untouched
+        assert conn.execute(schema.trials.select()).first() is not None
