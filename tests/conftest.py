@@ -25,8 +25,10 @@ def postgres_url() -> Iterator[str]:
     try:
         admin = _admin_connect()
     except Exception as exc:
-        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_SERVER} ({exc}); set "
-                    "TUNEWISE_TEST_POSTGRES to a server URL to run these tests")
+        pytest.skip(
+            f"no PostgreSQL server answers at {POSTGRES_SERVER} ({exc}); set "
+            "TUNEWISE_TEST_POSTGRES to a server URL to run these tests"
+        )
     name = f"tw_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')

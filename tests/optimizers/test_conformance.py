@@ -25,9 +25,7 @@ SPACES = {
         epochs=tw.Fidelity(1, 27),
     ),
     "continuous": tw.Space(x=tw.Float(-5.0, 10.0), y=tw.Float(0.0, 15.0)),
-    "float_fidelity": tw.Space(
-        x=tw.Float(0.0, 1.0, prior=0.2), subset=tw.Fidelity(0.1, 1.0)
-    ),
+    "float_fidelity": tw.Space(x=tw.Float(0.0, 1.0, prior=0.2), subset=tw.Fidelity(0.1, 1.0)),
 }
 
 
@@ -98,9 +96,7 @@ class TestOptimizerConformance:
             if s.previous_trial is not None:
                 assert 0 <= s.previous_trial < len(asked)
 
-    def test_same_seed_same_trials_other_seed_other_trials(
-        self, name: str, space_key: str
-    ) -> None:
+    def test_same_seed_same_trials_other_seed_other_trials(self, name: str, space_key: str) -> None:
         space = SPACES[space_key]
         first = simulate(name, space, seed=3)
         again = simulate(name, space, seed=3)
@@ -118,9 +114,7 @@ class TestOptimizerConformance:
         for s in asked:
             space.validate_config(dict(s.config))
 
-    def test_pending_trials_of_other_workers_are_respected(
-        self, name: str, space_key: str
-    ) -> None:
+    def test_pending_trials_of_other_workers_are_respected(self, name: str, space_key: str) -> None:
         space = SPACES[space_key]
         optimizer = optimizers.make(name)
         trials: list[Trial] = []

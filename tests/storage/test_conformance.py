@@ -212,7 +212,9 @@ class TestStoreConformance:
         study = make_study(storage_url)
         context = multiprocessing.get_context("spawn")
         with context.Pool(4) as pool:
-            claimed = pool.starmap(_claim_all, [(storage_url, study.name, f"w{i}") for i in range(4)])
+            claimed = pool.starmap(
+                _claim_all, [(storage_url, study.name, f"w{i}") for i in range(4)]
+            )
         study.refresh()
         trials = study.trials()
         assert sorted(sum(claimed, [])) == list(range(40))

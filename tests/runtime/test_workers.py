@@ -1,0 +1,154 @@
+"""Real worker processes on one store: parallel budgets, a SIGKILLed worker, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import tunewise as tw
+from tests.runtime import objectives
+from tunewise.trial import TrialStatus
+
+SPACE = tw.Space(x=tw.Float(-5.0, 5.0))
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def test_four_workers_reach_exactly_the_budget_without_duplicates(tmp_path) -> None:
+    result = tw.run(
+        objectives.quadratic,
+        SPACE,
+        root=tmp_path / "four",
+        budget=200,
+        workers=4,
+        seed=0,
+        progress=False,
+    )
+    frame = result.trials
+    assert len(frame) == 200 and (frame["status"] == "succeeded").all()
+    assert frame["number"].is_unique and sorted(frame["number"]) == list(range(200))
+    assert frame["config.x"].is_unique  # no config evaluated twice by accident
+    assert frame["slot"].is_unique
+    assert frame["worker"].nunique() >= 2  # the work was actually shared
+
+
+def test_four_workers_on_postgresql(tmp_path, postgres_url) -> None:
+    result = tw.run(
+        objectives.quadratic,
+        SPACE,
+        root=tmp_path / "pg",
+        storage=postgres_url,
+        study="four-workers",
+        budget=60,
+        workers=4,
+        seed=0,
+        progress=False,
+    )
+    frame = result.trials
+    assert len(frame) == 60 and (frame["status"] == "succeeded").all()
+    assert frame["config.x"].is_unique
+
+
+def test_sigkilled_worker_trial_is_recovered_and_budget_reached(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "kill"
+    monkeypatch.setenv("TW_TEST_DELAY", "0.4")
+    killed: list[int] = []
+
+    def kill_first_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for pid_file in objectives.pid_files(root):
+                if not (pid_file.parent / "done").exists():
+                    try:
+                        pid = int(pid_file.read_text())
+                    except ValueError:
+                        continue
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(int(pid_file.parent.name))
+                    return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    result = tw.run(
+        objectives.slow_quadratic,
+        SPACE,
+        root=root,
+        budget=10,
+        workers=2,
+        seed=0,
+        heartbeat_interval=0.2,
+        stale_after=1.0,
+        progress=False,
+    )
+    killer.join()
+    assert killed, "the test never found a running trial to kill"
+    trials = {t.number: t for t in result.trial_list}
+    crashed = trials[killed[0]]
+    assert crashed.status is TrialStatus.CRASHED
+    assert "stopped sending heartbeats" in crashed.error
+    retries = [t for t in trials.values() if t.retry_of == crashed.number]
+    assert len(retries) == 1 and retries[0].status is TrialStatus.SUCCEEDED
+    assert retries[0].config == crashed.config
+    assert result.counts()["succeeded"] == 10  # the budget is still reached
+
+
+SCRIPT = """
+import sys
+import tunewise as tw
+from tests.runtime import objectives
+
+tw.run(objectives.slow_quadratic, tw.Space(x=tw.Float(-5.0, 5.0)), root=sys.argv[1],
+       budget=12, workers=int(sys.argv[2]), seed=3, progress=False)
+"""
+
+
+@pytest.mark.parametrize(("workers", "sig"), [(1, signal.SIGINT), (2, signal.SIGTERM)])
+def test_interrupted_run_requeues_its_trials_and_resumes_to_the_budget(
+    tmp_path, workers, sig
+) -> None:
+    root = tmp_path / "interrupt"
+    env = {**os.environ, "TW_TEST_DELAY": "0.5", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SCRIPT), str(root), str(workers)],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(root.glob("trials/*/done"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read()
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "re-queued" in stderr
+
+    interrupted = tw.load(root)
+    statuses = [t.status for t in interrupted.trial_list]
+    assert TrialStatus.RUNNING not in statuses  # nothing left claimed by a dead process
+    assert TrialStatus.PENDING in statuses  # the interrupted trial waits to run again
+    done_before = interrupted.counts()["succeeded"]
+    assert 2 <= done_before < 12
+
+    result = tw.run(
+        objectives.slow_quadratic, SPACE, root=root, budget=12, workers=1, progress=False
+    )
+    assert result.counts() == {
+        "pending": 0,
+        "running": 0,
+        "succeeded": 12,
+        "failed": 0,
+        "crashed": 0,
+    }
+    assert sorted(t.number for t in result.trial_list) == list(range(12))
