@@ -21,7 +21,7 @@ def _admin_connect():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session (dropped afterwards), or a skip with the reason."""
+    """A fresh PostgreSQL database for this session (dropped afterwards), or a clear skip."""
     try:
         admin = _admin_connect()
     except Exception as exc:

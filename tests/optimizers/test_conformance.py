@@ -1,7 +1,7 @@
 """Checks every registered optimizer must pass (like scikit-learn's ``parametrize_with_checks``).
 
-A later optimizer joins this suite just by registering: valid configs only, fidelity within bounds,
-same seed -> same trials, it survives failed trials, and it works with other workers' pending trials.
+A later optimizer joins this suite just by registering: valid configs only, fidelity in bounds,
+same seed -> same trials, survives failed trials, and works with other workers' pending trials.
 """
 
 from __future__ import annotations

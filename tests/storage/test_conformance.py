@@ -217,7 +217,7 @@ class TestStoreConformance:
             )
         study.refresh()
         trials = study.trials()
-        assert sorted(sum(claimed, [])) == list(range(40))
+        assert sorted(n for numbers in claimed for n in numbers) == list(range(40))
         assert [t.number for t in trials] == list(range(40))
         assert sorted(t.slot for t in trials) == sorted(f"s{i}" for i in range(40))
         assert study.totals().n_live == 40
