@@ -1,0 +1,144 @@
+"""The ``tunewise`` command, in-process (``main``) and as a real console script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tunewise as tw
+from tunewise.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE_YAML = """
+x: {type: float, lower: -5, upper: 5, prior: 1.0, confidence: high}
+lr: {type: float, lower: 1e-5, upper: 1e-1, log: true}
+batch_size: 64
+"""
+
+
+@pytest.fixture
+def space_file(tmp_path: Path) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(SPACE_YAML)
+    return path
+
+
+def test_run_then_status(tmp_path, space_file, capsys) -> None:
+    root = tmp_path / "study"
+    code = main(
+        [
+            "run",
+            "tests.runtime.objectives:quadratic",
+            "--space",
+            str(space_file),
+            "--root",
+            str(root),
+            "--budget",
+            "12",
+            "--option",
+            "use_priors=true",
+            "--seed",
+            "1",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "12 succeeded" in out and "best: trial" in out
+    result = tw.load(root)
+    assert result.counts()["succeeded"] == 12
+    assert all(t.config["batch_size"] == 64 for t in result.trial_list)
+    assert result._study.record.optimizer == {"name": "random_search", "use_priors": True}
+
+    assert main(["status", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "evaluations=12" in out and "best: trial" in out
+
+
+def test_status_lists_failures_with_their_first_error_line(tmp_path, space_file, capsys) -> None:
+    root = tmp_path / "failing"
+    code = main(
+        ["run", "tests.runtime.objectives:fails_on_negative", "--space", str(space_file)]
+        + ["--root", str(root), "--budget", "20", "--seed", "0", "--quiet"]
+    )
+    assert code == 0
+    capsys.readouterr()
+    assert main(["status", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "failures (" in out and "ValueError: x=" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "tests.runtime.objectives:quadratic", "--space", "missing.yaml"], "no such file"),
+        (["run", "no_such_module:f", "--space", "{space}"], "cannot import module"),
+        (["run", "tests.runtime.objectives:nope", "--space", "{space}"], "has no attribute"),
+        (
+            ["run", "tests.runtime.objectives:quadratic", "--space", "{space}", "--budget", "x=1"],
+            "unknown kind 'x'",
+        ),
+        (
+            ["run", "tests.runtime.objectives:quadratic", "--space", "{space}", "--workers", "0"],
+            "workers must be a positive integer",
+        ),
+        (["status", "/nonexistent/folder"], "no tunewise study"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path, space_file, capsys, argv, message) -> None:
+    argv = [a.replace("{space}", str(space_file)) for a in argv]
+    if argv[0] == "run":
+        argv += ["--root", str(tmp_path / "r"), "--quiet"]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_space_file_names_the_parameter(tmp_path, capsys) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("lr: {type: float, lower: 0.1, upper: 0.01}\n")
+    code = main(
+        ["run", "tests.runtime.objectives:quadratic", "--space", str(path)]
+        + ["--root", str(tmp_path / "r"), "--quiet"]
+    )
+    assert code == 2
+    assert "parameter 'lr'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_worker_attaches_to_a_running_study(tmp_path, space_file) -> None:
+    root = tmp_path / "shared"
+    env = {**os.environ, "TW_TEST_DELAY": "0.25", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "tunewise.cli"]
+    runner = subprocess.Popen(
+        command
+        + ["run", "tests.runtime.objectives:slow_quadratic", "--space", str(space_file)]
+        + ["--root", str(root), "--budget", "24", "--quiet"],
+        cwd=REPO,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not (root / "tunewise.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    helper = subprocess.run(
+        command + ["worker", str(root)], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert runner.wait(timeout=60) == 0
+    assert helper.returncode == 0, helper.stderr
+    result = tw.load(root)
+    assert result.counts()["succeeded"] == 24
+    assert len({t.worker for t in result.trial_list}) == 2  # both processes did work
+    assert "evaluated" in helper.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_and_reports_accuracy(tmp_path, capsys) -> None:
+    root = tmp_path / "demo"
+    assert main(["demo", "--root", str(root), "--evaluations", "3", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "validation accuracy of the best configuration" in out
+    assert tw.load(root).counts()["succeeded"] == 3
