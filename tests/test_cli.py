@@ -63,8 +63,19 @@ def test_run_then_status(tmp_path, space_file, capsys) -> None:
 def test_status_lists_failures_with_their_first_error_line(tmp_path, space_file, capsys) -> None:
     root = tmp_path / "failing"
     code = main(
-        ["run", "tests.runtime.objectives:fails_on_negative", "--space", str(space_file)]
-        + ["--root", str(root), "--budget", "20", "--seed", "0", "--quiet"]
+        [
+            "run",
+            "tests.runtime.objectives:fails_on_negative",
+            "--space",
+            str(space_file),
+            "--root",
+            str(root),
+            "--budget",
+            "20",
+            "--seed",
+            "0",
+            "--quiet",
+        ]
     )
     assert code == 0
     capsys.readouterr()
@@ -102,8 +113,15 @@ def test_bad_space_file_names_the_parameter(tmp_path, capsys) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("lr: {type: float, lower: 0.1, upper: 0.01}\n")
     code = main(
-        ["run", "tests.runtime.objectives:quadratic", "--space", str(path)]
-        + ["--root", str(tmp_path / "r"), "--quiet"]
+        [
+            "run",
+            "tests.runtime.objectives:quadratic",
+            "--space",
+            str(path),
+            "--root",
+            str(tmp_path / "r"),
+            "--quiet",
+        ]
     )
     assert code == 2
     assert "parameter 'lr'" in capsys.readouterr().err
@@ -115,9 +133,18 @@ def test_worker_attaches_to_a_running_study(tmp_path, space_file) -> None:
     env = {**os.environ, "TW_TEST_DELAY": "0.25", "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "tunewise.cli"]
     runner = subprocess.Popen(
-        command
-        + ["run", "tests.runtime.objectives:slow_quadratic", "--space", str(space_file)]
-        + ["--root", str(root), "--budget", "24", "--quiet"],
+        [
+            *command,
+            "run",
+            "tests.runtime.objectives:slow_quadratic",
+            "--space",
+            str(space_file),
+            "--root",
+            str(root),
+            "--budget",
+            "24",
+            "--quiet",
+        ],
         cwd=REPO,
         env=env,
     )
@@ -125,7 +152,7 @@ def test_worker_attaches_to_a_running_study(tmp_path, space_file) -> None:
     while not (root / "tunewise.db").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     helper = subprocess.run(
-        command + ["worker", str(root)], cwd=REPO, env=env, capture_output=True, text=True
+        [*command, "worker", str(root)], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert runner.wait(timeout=60) == 0
     assert helper.returncode == 0, helper.stderr

@@ -20,9 +20,7 @@ def print_status(result: Any, *, failures: int = 10, console: Console | None = N
     for status in TrialStatus:
         overview.add_column(status.value, justify="right")
     overview.add_column("budget")
-    limits = ", ".join(
-        f"{k}={v:g}" for k, v in budget.items() if v is not None and k != "deadline"
-    )
+    limits = ", ".join(f"{k}={v:g}" for k, v in budget.items() if v is not None and k != "deadline")
     overview.add_row(*(str(counts[s.value]) for s in TrialStatus), limits or "none")
     console.print(overview)
 
