@@ -1,0 +1,39 @@
+"""The examples a user runs must keep working: they are executed here."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tunewise as tw
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_yaml_space_matches_the_python_one() -> None:
+    assert tw.Space.from_yaml(EXAMPLES / "space.yaml") == _load("quickstart").SPACE
+
+
+@pytest.mark.slow
+def test_quickstart_script_runs_with_two_workers(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "6"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "best validation accuracy" in done.stdout
+    assert tw.load(tmp_path / "runs" / "quickstart").counts()["succeeded"] == 6
