@@ -12,10 +12,10 @@ from typing import Any
 class TrialContext:
     """The handle an objective gets for one trial.
 
-    ``directory`` is this trial's own folder (write checkpoints there); ``previous_directory``
-    is the folder of the lower-fidelity trial this one continues, so training can resume instead of
-    restarting. ``report(step, value)`` records a learning curve point; it is persisted while the
-    trial runs and kept with the result.
+    ``directory`` is this trial's own folder (write checkpoints there). ``previous_directory`` is
+    the folder of the lower-fidelity trial this one continues, so training can resume instead of
+    restarting; ``previous_fidelity`` is the fidelity that trial reached. ``report(step, value)``
+    records a learning curve point; it is persisted while the trial runs and kept with the result.
     """
 
     def __init__(
@@ -27,6 +27,7 @@ class TrialContext:
         directory: Path,
         previous_directory: Path | None = None,
         previous_trial: int | None = None,
+        previous_fidelity: float | int | None = None,
         study: str = "",
         worker: str = "",
         on_report: Callable[[list[tuple[float, float]]], None] | None = None,
@@ -37,6 +38,7 @@ class TrialContext:
         self.directory = Path(directory)
         self.previous_directory = Path(previous_directory) if previous_directory else None
         self.previous_trial = previous_trial
+        self.previous_fidelity = previous_fidelity
         self.study = study
         self.worker = worker
         self._on_report = on_report

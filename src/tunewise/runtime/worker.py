@@ -192,6 +192,7 @@ class Worker:
             directory=directory,
             previous_directory=previous,
             previous_trial=trial.previous_trial,
+            previous_fidelity=self._fidelity_of(trial.previous_trial),
             study=self.study.name,
             worker=self.name,
             on_report=heartbeat.set_curve,
@@ -227,6 +228,12 @@ class Worker:
             logger.warning("trial %d failed: %s", trial.number, first_line)
             if self.settings.on_error == "raise":
                 raise TrialFailed(trial.number, recorded.error or "")
+
+    def _fidelity_of(self, number: int | None) -> float | int | None:
+        if number is None:
+            return None
+        previous = self.study.trial(number)
+        return previous.fidelity if previous is not None else None
 
     def _record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
         delay = 0.1

@@ -336,6 +336,10 @@ class StudyStore:
         """The cached trials (as of the last :meth:`refresh`), ordered by number."""
         return [t for t in self._trials if t is not None]
 
+    def trial(self, number: int) -> Trial | None:
+        """The cached trial ``number`` (None if not read yet)."""
+        return self._trials[number] if 0 <= number < len(self._trials) else None
+
     def pending_trials(self) -> list[Trial]:
         """Cached trials that are running or queued."""
         return list(self._open.values())
