@@ -132,12 +132,13 @@ def test_interrupted_run_requeues_its_trials_and_resumes_to_the_budget(
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
-    assert "re-queued" in stderr
 
     interrupted = tw.load(root)
     statuses = [t.status for t in interrupted.trial_list]
     assert TrialStatus.RUNNING not in statuses  # nothing left claimed by a dead process
-    assert TrialStatus.PENDING in statuses  # the interrupted trial waits to run again
+    # A stop that lands inside an evaluation (nearly always: that is where the time goes)
+    # re-queues that trial; one that lands between trials has nothing to re-queue.
+    assert (TrialStatus.PENDING in statuses) == ("re-queued" in stderr)
     done_before = interrupted.counts()["succeeded"]
     assert 2 <= done_before < 12
 

@@ -19,7 +19,12 @@ from typing import Any
 
 from tunewise.optimizers import make as make_optimizer
 from tunewise.runtime.progress import Reporter
-from tunewise.runtime.signals import Interrupted, signals_deferred, stop_signals_raise
+from tunewise.runtime.signals import (
+    Interrupted,
+    raise_if_stop_requested,
+    signals_deferred,
+    stop_signals_raise,
+)
 from tunewise.runtime.worker import Evaluate, Settings, TrialFailed, Worker
 from tunewise.storage import Store, StudyStore
 from tunewise.trial import TrialStatus
@@ -139,6 +144,7 @@ def run_processes(
         with stop_signals_raise():
             while processes:
                 processes[0].join(timeout=poll_interval)
+                raise_if_stop_requested()
                 study.refresh()
                 reporter.update(study.trials)
                 still_running = []

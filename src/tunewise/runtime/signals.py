@@ -17,30 +17,54 @@ class Interrupted(BaseException):
         self.signal_name = signal_name
 
 
+_requested: list[str] = []  # signals received; survives an exception swallowed in a __del__
+
+
 def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    _requested.append(name)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted(name)
+
+
+def raise_if_stop_requested() -> None:
+    """Re-raise a stop request whose exception was lost (Python ignores exceptions raised while
+    a ``__del__`` or weakref callback runs, and a signal can arrive just then)."""
+    if _requested:
+        name = _requested[0]
+        if name == "SIGINT":
+            raise KeyboardInterrupt
+        raise Interrupted(name)
 
 
 @contextlib.contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """Within this block SIGTERM raises :class:`Interrupted` (SIGINT raises KeyboardInterrupt)."""
+    """Within this block SIGTERM raises :class:`Interrupted` and SIGINT KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    _requested.clear()
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _remember(signum: int, _frame: FrameType | None) -> None:
+    _requested.append(signal.Signals(signum).name)
 
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Ignore SIGINT/SIGTERM while cleaning up after the first one, so cleanup is not cut short."""
+    """Hold SIGINT/SIGTERM back while a critical write or cleanup runs; they are remembered and
+    acted on by the next :func:`raise_if_stop_requested`."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _remember) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:

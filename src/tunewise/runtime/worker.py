@@ -22,8 +22,8 @@ from tunewise.runtime.budget import StoredBudget
 from tunewise.runtime.context import TrialContext
 from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.paths import trial_directory
-from tunewise.runtime.signals import Interrupted, signals_deferred
-from tunewise.storage import ClaimOutcome, StudyStore, worker_name
+from tunewise.runtime.signals import Interrupted, raise_if_stop_requested, signals_deferred
+from tunewise.storage import ClaimOutcome, Limits, StudyStore, worker_name
 from tunewise.trial import Trial, TrialStatus
 
 logger = logging.getLogger("tunewise")
@@ -112,39 +112,65 @@ class Worker:
         idle = _Backoff()
         try:
             while not budget.past_deadline():
+                raise_if_stop_requested()
                 self.study.refresh()
                 self._recover_stale_now_and_then()
-                trial = self._claim(budget)
+                trial = self.claim(budget.limits)
                 if trial is None:
                     if self._finished(budget):
                         break
                     idle.wait()
                     continue
                 idle.reset()
-                self._run_trial(trial, heartbeat)
+                heartbeat.track(trial.number)
+                try:
+                    result = self.execute(trial, on_report=heartbeat.set_curve)
+                finally:
+                    heartbeat.untrack()
+                self.record(trial, result)
         finally:
             heartbeat.stop()
         return self.evaluated
 
+    def _release(self, trial: Trial, stop: BaseException) -> None:
+        """Give a claimed trial back to the queue because this process is asked to stop."""
+        with signals_deferred():
+            reason = "interrupted by " + (
+                stop.signal_name if isinstance(stop, Interrupted) else "Ctrl-C"
+            )
+            if self.study.release(trial.number, worker=self.name, reason=reason):
+                logger.warning("trial %d %s; re-queued", trial.number, reason)
+
     # -- claiming -------------------------------------------------------------------------------
 
-    def _claim(self, budget: StoredBudget) -> Trial | None:
-        limits = budget.limits
+    def claim(self, limits: Limits) -> Trial | None:
+        """Start a queued trial, or a new one the optimizer suggests; None if there is none now."""
         if any(t.status is TrialStatus.PENDING for t in self.study.pending_trials()):
-            trial = self.study.claim_pending(worker=self.name, limits=limits)
+            with signals_deferred():  # a stop request must not leave a claimed trial behind
+                trial = self.study.claim_pending(worker=self.name, limits=limits)
             if trial is not None:
-                return trial
+                return self._checked(trial)
         for _ in range(8):  # conflicts mean another worker claimed first: ask again on fresh data
             suggestions = self.optimizer.ask(self.study.history(), 1)
             if not suggestions:
                 return None
-            claim = self.study.claim(suggestions[0], worker=self.name, limits=limits)
+            with signals_deferred():
+                claim = self.study.claim(suggestions[0], worker=self.name, limits=limits)
             if claim.outcome is ClaimOutcome.CLAIMED:
-                return claim.trial
+                return self._checked(claim.trial)
             if claim.outcome is ClaimOutcome.BUDGET:
                 return None
             self.study.refresh()
         return None
+
+    def _checked(self, trial: Trial) -> Trial:
+        """Honor a stop request that arrived during the claim: give the trial back, then stop."""
+        try:
+            raise_if_stop_requested()
+        except (KeyboardInterrupt, Interrupted) as stop:
+            self._release(trial, stop)
+            raise
+        return trial
 
     def _finished(self, budget: StoredBudget) -> bool:
         """True when this worker should stop: the budget is spent, or nothing is left to do."""
@@ -174,7 +200,13 @@ class Worker:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _run_trial(self, trial: Trial, heartbeat: Heartbeat) -> None:
+    def execute(
+        self,
+        trial: Trial,
+        *,
+        on_report: Callable[[list[tuple[float, float]]], None] | None = None,
+    ) -> outcomes.Outcome:
+        """Evaluate a claimed trial; Ctrl-C/SIGTERM re-queue it and propagate."""
         directory = trial_directory(self.root, self.study.name, trial.number)
         directory.mkdir(parents=True, exist_ok=True)
         previous = (
@@ -195,30 +227,24 @@ class Worker:
             previous_fidelity=self._fidelity_of(trial.previous_trial),
             study=self.study.name,
             worker=self.name,
-            on_report=heartbeat.set_curve,
+            on_report=on_report,
         )
-        heartbeat.track(trial.number)
         started = time.perf_counter()
         try:
             value = self.evaluate(config, context)
         except (KeyboardInterrupt, Interrupted) as stop:
-            heartbeat.untrack()
-            with signals_deferred():
-                reason = "interrupted by " + (
-                    stop.signal_name if isinstance(stop, Interrupted) else "Ctrl-C"
-                )
-                self.study.release(trial.number, worker=self.name, reason=reason)
-                logger.warning("trial %d %s; re-queued", trial.number, reason)
+            self._release(trial, stop)
             raise
         except (Exception, SystemExit) as exc:
-            result = outcomes.from_exception(
+            return outcomes.from_exception(
                 exc, elapsed=time.perf_counter() - started, curve=context.learning_curve
             )
-        else:
-            result = outcomes.from_return(
-                value, elapsed=time.perf_counter() - started, curve=context.learning_curve
-            )
-        heartbeat.untrack()
+        return outcomes.from_return(
+            value, elapsed=time.perf_counter() - started, curve=context.learning_curve
+        )
+
+    def record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
+        """Store the outcome of ``trial``; with ``on_error="raise"`` a failure then raises."""
         recorded = self._record(trial, result)
         self.evaluated += 1
         if self.on_finished is not None:
@@ -228,6 +254,7 @@ class Worker:
             logger.warning("trial %d failed: %s", trial.number, first_line)
             if self.settings.on_error == "raise":
                 raise TrialFailed(trial.number, recorded.error or "")
+        return recorded
 
     def _fidelity_of(self, number: int | None) -> float | int | None:
         if number is None:
