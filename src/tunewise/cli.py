@@ -77,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--optimizer", default="random_search")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
+
+    from tunewise.suite.command import add_bench_parser
+
+    add_bench_parser(commands)
     return parser
 
 
