@@ -1,0 +1,198 @@
+"""The benchmark contract: a problem with a space, priors of known quality, a fidelity, an optimum.
+
+A :class:`Benchmark` answers two kinds of caller. The benchmark runner and the simulator call
+:meth:`Benchmark.evaluate` (pure: ``(config, fidelity, seed) -> Evaluation``) and read the cost it
+reports to advance a virtual clock (Syne Tune's simulator backend idea, STYLE.md §10). A tunewise
+study calls the function from :meth:`Benchmark.objective`, which charges only the *incremental* cost
+when a trial continues a lower-fidelity one, as a real checkpointed training run would.
+
+Priors follow PriorBand (Mallik et al., NeurIPS 2023): each benchmark names prior configurations of
+known quality (``good``, ``medium``, ``bad``, ...); :meth:`Benchmark.space` centres the space's
+priors there.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tunewise.runtime.context import TrialContext
+from tunewise.space import Fidelity, Space
+
+__all__ = ["Benchmark", "BenchmarkObjective", "Evaluation"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a benchmark at one fidelity.
+
+    ``objective`` is minimized. ``cost`` is the cost of reaching the fidelity *from scratch*
+    (cumulative; seconds or the benchmark's documented unit). ``learning_curve`` holds optional
+    ``(step, objective)`` pairs for the steps up to the fidelity.
+    """
+
+    objective: float
+    cost: float
+    learning_curve: tuple[tuple[float, float], ...] = ()
+
+
+class Benchmark(abc.ABC):
+    """A benchmark problem. Subclasses set ``name`` and implement the abstract members."""
+
+    name: str
+    default_confidence: str | None = "medium"
+    """The confidence :meth:`space` gives the priors unless the caller says otherwise (None: each
+    parameter keeps its own)."""
+
+    # -- what a subclass provides ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _build_space(self) -> Space:
+        """The search space without priors, including its :class:`Fidelity` (built once)."""
+
+    @abc.abstractmethod
+    def _prior_configs(self) -> dict[str, dict[str, Any]]:
+        """Prior quality -> prior configuration (without ``"none"``)."""
+
+    @property
+    @abc.abstractmethod
+    def optimum(self) -> float:
+        """The known optimum (or best known value, see :attr:`optimum_is_known`) at max fidelity."""
+
+    @property
+    @abc.abstractmethod
+    def optimum_is_known(self) -> bool:
+        """True when :attr:`optimum` is the exact optimum, False for a best known value."""
+
+    @property
+    @abc.abstractmethod
+    def simulated(self) -> bool:
+        """True when cost is a model and evaluation is cheap; False for real training."""
+
+    @abc.abstractmethod
+    def evaluate(
+        self, config: Mapping[str, Any], fidelity: float | int, *, seed: int = 0
+    ) -> Evaluation:
+        """Evaluate ``config`` at ``fidelity``; deterministic given ``(config, fidelity, seed)``."""
+
+    # -- shared behaviour ------------------------------------------------------------------------
+
+    def space(self, prior: str = "none", *, confidence: str | None = None) -> Space:
+        """The search space; with ``prior != "none"`` its priors sit at :meth:`prior_config`.
+
+        Every searchable parameter gets the prior value with ``confidence`` (default
+        :attr:`default_confidence`, ``"medium"``: a truncated normal with sd 0.25 of the
+        (log-)range, categorical weight 4, see :mod:`tunewise.space.priors`).
+        """
+        base = self._base_space()
+        if prior == "none":
+            return base
+        config = self.prior_config(prior)
+        confidence = self.default_confidence if confidence is None else confidence
+        return base.with_priors(config, confidence=confidence)
+
+    @property
+    def priors(self) -> tuple[str, ...]:
+        """The prior qualities available, ``"none"`` first."""
+        return ("none", *self._prior_configs())
+
+    def prior_config(self, quality: str) -> dict[str, Any]:
+        """The prior configuration of ``quality``; ``ValueError`` naming the choices otherwise."""
+        configs = self._prior_configs()
+        if quality not in configs:
+            what = "has no prior configuration" if quality == "none" else "has no prior"
+            raise ValueError(
+                f"benchmark {self.name!r} {what} {quality!r}; "
+                f"prior configurations: {', '.join(configs)} (or 'none' for no prior)"
+            )
+        return dict(configs[quality])
+
+    def _base_space(self) -> Space:
+        space = self.__dict__.get("_space")
+        if space is None:
+            space = self.__dict__["_space"] = self._build_space()
+        return space
+
+    @property
+    def fidelity_name(self) -> str:
+        """Name of the fidelity parameter of :meth:`space`."""
+        name = self._base_space().fidelity_name
+        assert name is not None, "every benchmark space has a fidelity"
+        return name
+
+    @property
+    def fidelity(self) -> Fidelity:
+        """The fidelity parameter of :meth:`space` (bounds ``lower``, ``upper``)."""
+        fidelity = self._base_space().fidelity
+        assert fidelity is not None, "every benchmark space has a fidelity"
+        return fidelity
+
+    def objective(self, *, seed: int = 0) -> Callable[[dict[str, Any], TrialContext], dict]:
+        """A picklable tunewise evaluate function for this benchmark (see
+        :class:`BenchmarkObjective`)."""
+        return BenchmarkObjective(self, seed=seed)
+
+    def _check_fidelity(self, fidelity: float | int) -> float | int:
+        """``fidelity`` validated against the space; an int for an integer fidelity."""
+        fid = self.fidelity
+        if not fid.contains(fidelity):
+            raise ValueError(
+                f"benchmark {self.name!r}: fidelity {fidelity!r} is not valid; "
+                f"expected {'an integer' if fid.is_integer else 'a number'} in "
+                f"[{fid.lower}, {fid.upper}]"
+            )
+        return round(fidelity) if fid.is_integer else float(fidelity)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class BenchmarkObjective:
+    """The tunewise evaluate function of a simulated benchmark: ``(config, trial) -> dict``.
+
+    Reads ``trial.fidelity`` (max fidelity when None) and returns ``objective``, ``cost``,
+    ``learning_curve`` and ``info``. When the trial continues a lower-fidelity one
+    (``trial.previous_fidelity`` below ``trial.fidelity``) the cost is the increment
+    ``max(0, cost(fidelity) - cost(previous_fidelity))`` and the learning curve holds only the steps
+    after ``previous_fidelity`` (what the continued run adds, like :mod:`tunewise.demo.mlp`);
+    otherwise both are the from-scratch values. A module-level class, so it pickles to worker
+    processes.
+    """
+
+    def __init__(self, benchmark: Benchmark, *, seed: int = 0) -> None:
+        self.benchmark = benchmark
+        self.seed = seed
+
+    def __call__(self, config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
+        bench = self.benchmark
+        fidelity = bench.fidelity.upper if trial.fidelity is None else trial.fidelity
+        config = {k: v for k, v in config.items() if k != bench.fidelity_name}
+        result = bench.evaluate(config, fidelity, seed=self.seed)
+        previous = trial.previous_fidelity
+        cost, curve = result.cost, result.learning_curve
+        if previous is not None and previous < fidelity:
+            before = bench.evaluate(config, previous, seed=self.seed)
+            cost = max(0.0, result.cost - before.cost)
+            curve = tuple(point for point in curve if point[0] > previous)
+        return {
+            "objective": result.objective,
+            "cost": cost,
+            "learning_curve": [list(point) for point in curve],
+            "info": {
+                "benchmark": bench.name,
+                "cost_from_scratch": result.cost,
+                "continued_from_fidelity": previous,
+            },
+        }
+
+    def __repr__(self) -> str:
+        return f"BenchmarkObjective({self.benchmark.name!r}, seed={self.seed})"
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` as a non-negative int, or a ``ValueError`` naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return seed

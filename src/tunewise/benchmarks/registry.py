@@ -1,0 +1,62 @@
+"""Benchmark names -> factories: one table instead of if/elif (STYLE.md §8)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tunewise.benchmarks.base import Benchmark
+from tunewise.benchmarks.lcbench import TASK_IDS, LCBenchBenchmark
+from tunewise.benchmarks.synthetic import CORRELATIONS, FUNCTIONS, SyntheticBenchmark
+from tunewise.benchmarks.training import CNNDigitsBenchmark, MLPDigitsBenchmark
+
+__all__ = ["benchmark_names", "get_benchmark"]
+
+
+def _synthetic(function: str, correlation: str) -> Callable[..., Benchmark]:
+    def make() -> Benchmark:
+        return SyntheticBenchmark(function=function, correlation=correlation)
+
+    return make
+
+
+def _lcbench(task_id: str) -> Callable[..., Benchmark]:
+    def make(**kwargs: Any) -> Benchmark:
+        return LCBenchBenchmark(task_id=task_id, **kwargs)
+
+    return make
+
+
+_FACTORIES: dict[str, Callable[..., Benchmark]] = {
+    **{
+        f"{function}-{level}": _synthetic(function, level)
+        for function in FUNCTIONS
+        for level in CORRELATIONS
+    },
+    **{f"lcbench-{task}": _lcbench(task) for task in TASK_IDS},
+    "mlp-digits": MLPDigitsBenchmark,
+    "cnn-digits": CNNDigitsBenchmark,
+}
+
+
+def benchmark_names() -> list[str]:
+    """All benchmark names, in a stable order: synthetic, LCBench tasks, real training."""
+    return list(_FACTORIES)
+
+
+def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
+    """The benchmark called ``name``; ``kwargs`` go to its constructor.
+
+    LCBench takes ``data_dir`` and ``medium_perturbation``; the others take none. An unknown name
+    raises ``ValueError`` listing :func:`benchmark_names`.
+    """
+    if name not in _FACTORIES:
+        raise ValueError(
+            f"unknown benchmark {name!r}; known benchmarks: {', '.join(benchmark_names())}"
+        )
+    try:
+        return _FACTORIES[name](**kwargs)
+    except TypeError as exc:
+        raise ValueError(
+            f"benchmark {name!r}: invalid arguments {sorted(kwargs)} ({exc})"
+        ) from None

@@ -1,0 +1,102 @@
+"""The suite runner: specs, planning, simulated sweeps into a tidy table, resuming."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tunewise.suite import parse_algorithm, parse_budget, plan, run_suite
+from tunewise.suite.runner import COLUMNS, resolve_benchmarks
+
+RS = parse_algorithm("random_search")
+RS_PRIOR = parse_algorithm("RS+prior=random_search:use_priors=true")
+
+
+def test_algorithm_specs() -> None:
+    assert RS.label == "random_search" and RS.optimizer == {"name": "random_search"}
+    assert RS_PRIOR.label == "RS+prior"
+    assert RS_PRIOR.optimizer == {"name": "random_search", "use_priors": True}
+    grid = parse_algorithm("grid_search:points_per_dimension=3")
+    assert grid.label == "grid_search(points_per_dimension=3)"
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        parse_algorithm("nope")
+    with pytest.raises(ValueError, match="has no parameter"):
+        parse_algorithm("random_search:prior=1")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_algorithm("random_search:use_priors")
+
+
+def test_budget_specs() -> None:
+    assert parse_budget("20x") == parse_budget("20") == 20.0
+    assert parse_budget("2.5x") == 2.5
+    for bad in ("0x", "-3", "many"):
+        with pytest.raises(ValueError, match="budget"):
+            parse_budget(bad)
+
+
+def test_plan_leaves_out_priors_a_benchmark_lacks_and_needs_unique_labels() -> None:
+    names = resolve_benchmarks(["branin-*"])
+    assert names and all(n.startswith("branin-") for n in names)
+    jobs = plan(
+        algorithms=[RS, RS_PRIOR],
+        benchmarks=["branin-high"],
+        priors=["good", "no-such-prior"],
+        seeds=3,
+        budget=5,
+    )
+    assert len(jobs) == 2 * 3 and {j.prior for j in jobs} == {"good"}
+    with pytest.raises(ValueError, match="unique"):
+        plan(algorithms=[RS, RS], benchmarks=["branin-high"], priors=["none"], seeds=1, budget=5)
+    with pytest.raises(ValueError, match="no benchmark matches"):
+        resolve_benchmarks(["nothing-*"])
+
+
+def test_sweep_writes_a_tidy_table_and_resumes(tmp_path) -> None:
+    jobs = plan(
+        algorithms=[RS, RS_PRIOR],
+        benchmarks=["branin-high"],
+        priors=["good", "bad"],
+        seeds=2,
+        budget=4,
+        step=1.0,
+    )
+    table = run_suite(jobs, tmp_path)
+    assert list(table.columns) == COLUMNS
+    assert len(table) == len(jobs) * 4  # budgets 1, 2, 3, 4
+    assert sorted(table["budget"].unique()) == [1.0, 2.0, 3.0, 4.0]
+    for _, run in table.groupby(["algorithm", "prior", "seed"]):
+        assert run["value"].is_monotonic_decreasing  # an incumbent only improves
+    assert (table["value"] >= table["optimum"] - 1e-9).all()
+    assert pd.read_parquet(tmp_path / "results.parquet").equals(table)
+
+    # Resume: only the missing run is simulated again, and the table is the same.
+    next((tmp_path / "runs").glob("*.parquet")).unlink()
+    progress = []
+    again = run_suite(jobs, tmp_path, on_progress=lambda done, total: progress.append(done))
+    assert progress[0] == len(jobs) - 1
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_good_prior_beats_uniform_random_search_early_and_bad_prior_does_not(tmp_path) -> None:
+    jobs = plan(
+        algorithms=[RS, RS_PRIOR],
+        benchmarks=["branin-high"],
+        priors=["good", "bad"],
+        seeds=10,
+        budget=5,
+        step=1.0,
+    )
+    table = run_suite(jobs, tmp_path)
+    early = table[table["budget"] == 3.0].groupby(["prior", "algorithm"])["value"].mean()
+    assert early["good", "RS+prior"] < early["good", "random_search"]
+    assert early["bad", "RS+prior"] > early["bad", "random_search"]
+
+
+@pytest.mark.slow
+def test_parallel_processes_give_the_same_table(tmp_path) -> None:
+    jobs = plan(
+        algorithms=[RS, RS_PRIOR], benchmarks=["branin-high"], priors=["good"], seeds=2, budget=3
+    )
+    serial = run_suite(jobs, tmp_path / "serial")
+    parallel = run_suite(jobs, tmp_path / "parallel", processes=2)
+    pd.testing.assert_frame_equal(serial, parallel)
