@@ -35,7 +35,8 @@ class TrialContext:
         self.number = number
         self.config = dict(config)
         self.fidelity = fidelity
-        self.directory = Path(directory)
+        self._directory = Path(directory)
+        self._directory_made = False
         self.previous_directory = Path(previous_directory) if previous_directory else None
         self.previous_trial = previous_trial
         self.previous_fidelity = previous_fidelity
@@ -44,6 +45,14 @@ class TrialContext:
         self._on_report = on_report
         self._lock = threading.Lock()
         self._curve: list[tuple[float, float]] = []
+
+    @property
+    def directory(self) -> Path:
+        """This trial's folder, created when first asked for (most objectives never need it)."""
+        if not self._directory_made:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            self._directory_made = True
+        return self._directory
 
     @property
     def id(self) -> int:
@@ -69,5 +78,5 @@ class TrialContext:
     def __repr__(self) -> str:
         return (
             f"TrialContext(number={self.number}, fidelity={self.fidelity!r}, "
-            f"directory='{self.directory}')"
+            f"directory='{self._directory}')"
         )

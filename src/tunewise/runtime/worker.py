@@ -102,6 +102,7 @@ class Worker:
         self.evaluated = 0
         self._next_recovery = 0.0
         self._fidelity_name = study.space.fidelity_name
+        self._trials_root = trial_directory(self.root, study.name, 0).parent
 
     def run(self) -> int:
         """Work until done; returns how many trials this worker evaluated."""
@@ -207,10 +208,9 @@ class Worker:
         on_report: Callable[[list[tuple[float, float]]], None] | None = None,
     ) -> outcomes.Outcome:
         """Evaluate a claimed trial; Ctrl-C/SIGTERM re-queue it and propagate."""
-        directory = trial_directory(self.root, self.study.name, trial.number)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = self._trials_root / str(trial.number)
         previous = (
-            trial_directory(self.root, self.study.name, trial.previous_trial)
+            self._trials_root / str(trial.previous_trial)
             if trial.previous_trial is not None
             else None
         )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, func, inspect, select, update
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, func, inspect, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tunewise.space import Space
@@ -49,6 +49,75 @@ logger = logging.getLogger("tunewise")
 
 T = schema.trials
 S = schema.studies
+
+
+class _Statements:
+    """The hot-path statements, built once with bound parameters.
+
+    Building a SQLAlchemy Core construct costs far more than running it on SQLite (~0.1 ms per
+    statement), so the per-trial statements are built here once and only executed per call.
+    """
+
+    def __init__(self) -> None:
+        sid = bindparam("b_sid")
+        self.lock = select(S).where(S.c.id == sid).with_for_update()
+        self.changed = (
+            select(T).where(T.c.study_id == sid, T.c.seq > bindparam("b_after")).order_by(T.c.seq)
+        )
+        self.slot_taken = select(T.c.number).where(
+            T.c.study_id == sid, T.c.slot == bindparam("b_slot")
+        )
+        self.insert_trial = T.insert()
+        self.claimed = (
+            update(S)
+            .where(S.c.id == sid)
+            .values(seq=bindparam("b_seq"), next_number=S.c.next_number + 1, n_live=S.c.n_live + 1)
+        )
+        self.trial_by_number = select(T).where(
+            T.c.study_id == sid, T.c.number == bindparam("b_number")
+        )
+        self.finish_trial = (
+            update(T)
+            .where(T.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                objective=bindparam("b_objective"),
+                cost=bindparam("b_cost"),
+                learning_curve=bindparam("b_curve"),
+                info=bindparam("b_info"),
+                error=bindparam("b_error"),
+                worker=bindparam("b_worker"),
+                finished_at=bindparam("b_now"),
+                heartbeat=bindparam("b_now"),
+                seq=bindparam("b_seq"),
+            )
+        )
+        self.finished = (
+            update(S)
+            .where(S.c.id == sid)
+            .values(
+                seq=bindparam("b_seq"),
+                n_live=S.c.n_live + bindparam("b_live"),
+                n_finished=S.c.n_finished + 1,
+                cost_spent=S.c.cost_spent + bindparam("b_cost"),
+                fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
+            )
+        )
+        running_of = (
+            T.c.study_id == sid,
+            T.c.number == bindparam("b_number"),
+            T.c.status == TrialStatus.RUNNING.value,
+            T.c.worker == bindparam("b_worker"),
+        )
+        self.beat = update(T).where(*running_of).values(heartbeat=bindparam("b_now"))
+        self.beat_with_curve = (
+            update(T)
+            .where(*running_of)
+            .values(heartbeat=bindparam("b_now"), learning_curve=bindparam("b_curve"))
+        )
+
+
+_SQL = _Statements()
 
 
 @dataclass(frozen=True)
@@ -305,6 +374,7 @@ class StudyStore:
         fidelity = record.space.fidelity
         self._integer_fidelity = bool(fidelity is not None and fidelity.is_integer)
         self._trials: list[Trial | None] = []  # indexed by number (numbers are dense)
+        self._gaps = 0  # numbers not read yet (another worker's claim we have not seen)
         self._open: dict[int, Trial] = {}  # running or pending, for the worker's quick checks
         self._history: History | None = None
         self._seq = 0
@@ -322,9 +392,7 @@ class StudyStore:
     def refresh(self) -> int:
         """Read the trials changed since the last read; returns how many changed."""
         with read_transaction(self._engine) as conn:
-            rows = conn.execute(
-                select(T).where(T.c.study_id == self._id, T.c.seq > self._seq).order_by(T.c.seq)
-            ).mappings()
+            rows = conn.execute(_SQL.changed, {"b_sid": self._id, "b_after": self._seq}).mappings()
             changed = 0
             for row in rows:
                 self._put(self._to_trial(row))
@@ -334,6 +402,8 @@ class StudyStore:
 
     def trials(self) -> list[Trial]:
         """The cached trials (as of the last :meth:`refresh`), ordered by number."""
+        if self._gaps == 0:
+            return list(self._trials)  # type: ignore[arg-type]
         return [t for t in self._trials if t is not None]
 
     def trial(self, number: int) -> Trial | None:
@@ -355,7 +425,10 @@ class StudyStore:
     def _put(self, trial: Trial) -> None:
         number = trial.number
         if number >= len(self._trials):
+            self._gaps += number - len(self._trials)
             self._trials.extend([None] * (number + 1 - len(self._trials)))
+        elif self._trials[number] is None:
+            self._gaps -= 1
         self._trials[number] = trial
         if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
             self._open[number] = trial
@@ -383,7 +456,7 @@ class StudyStore:
             if limits.exhausted_for_new(totals):
                 return Claim(ClaimOutcome.BUDGET)
             taken = conn.execute(
-                select(T.c.number).where(T.c.study_id == self._id, T.c.slot == suggestion.slot)
+                _SQL.slot_taken, {"b_sid": self._id, "b_slot": suggestion.slot}
             ).first()
             if taken is not None:
                 return Claim(ClaimOutcome.CONFLICT)
@@ -404,12 +477,8 @@ class StudyStore:
                 "retries": 0,
                 "seq": seq,
             }
-            conn.execute(T.insert().values(**values))
-            conn.execute(
-                update(S)
-                .where(S.c.id == self._id)
-                .values(seq=seq, next_number=S.c.next_number + 1, n_live=S.c.n_live + 1)
-            )
+            conn.execute(_SQL.insert_trial, values)
+            conn.execute(_SQL.claimed, {"b_sid": self._id, "b_seq": seq})
         trial = self._to_trial(values)
         self._put(trial)  # _seq is not advanced: the next refresh re-reads it
         return Claim(ClaimOutcome.CLAIMED, trial)
@@ -453,20 +522,18 @@ class StudyStore:
         self, number: int, *, worker: str, learning_curve: list[tuple[float, float]] | None = None
     ) -> bool:
         """Mark ``worker``'s running trial alive; False if it is no longer ours (declared dead)."""
-        values: dict[str, Any] = {"heartbeat": time.time()}
+        params: dict[str, Any] = {
+            "b_sid": self._id,
+            "b_number": number,
+            "b_worker": worker,
+            "b_now": time.time(),
+        }
+        statement = _SQL.beat
         if learning_curve is not None:
-            values["learning_curve"] = _dumps(learning_curve)
+            params["b_curve"] = _dumps(learning_curve)
+            statement = _SQL.beat_with_curve
         with write_transaction(self._engine) as conn:
-            result = conn.execute(
-                update(T)
-                .where(
-                    T.c.study_id == self._id,
-                    T.c.number == number,
-                    T.c.status == TrialStatus.RUNNING.value,
-                    T.c.worker == worker,
-                )
-                .values(**values)
-            )
+            result = conn.execute(statement, params)
             return result.rowcount == 1
 
     def finish(
@@ -488,7 +555,7 @@ class StudyStore:
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
             row = (
-                conn.execute(select(T).where(T.c.study_id == self._id, T.c.number == number))
+                conn.execute(_SQL.trial_by_number, {"b_sid": self._id, "b_number": number})
                 .mappings()
                 .one()
             )
@@ -517,18 +584,30 @@ class StudyStore:
                 "heartbeat": now,
                 "seq": seq,
             }
-            conn.execute(update(T).where(T.c.id == row["id"]).values(**changes))
-            counted = 1 if current is TrialStatus.CRASHED else 0
             conn.execute(
-                update(S)
-                .where(S.c.id == self._id)
-                .values(
-                    seq=seq,
-                    n_live=S.c.n_live + counted,
-                    n_finished=S.c.n_finished + 1,
-                    cost_spent=S.c.cost_spent + _finite_or_zero(cost),
-                    fidelity_spent=S.c.fidelity_spent + _finite_or_zero(row["fidelity"]),
-                )
+                _SQL.finish_trial,
+                {
+                    "b_id": row["id"],
+                    "b_status": changes["status"],
+                    "b_objective": objective,
+                    "b_cost": cost,
+                    "b_curve": changes["learning_curve"],
+                    "b_info": changes["info"],
+                    "b_error": error,
+                    "b_worker": worker,
+                    "b_now": now,
+                    "b_seq": seq,
+                },
+            )
+            conn.execute(
+                _SQL.finished,
+                {
+                    "b_sid": self._id,
+                    "b_seq": seq,
+                    "b_live": 1 if current is TrialStatus.CRASHED else 0,
+                    "b_cost": _finite_or_zero(cost),
+                    "b_fidelity": _finite_or_zero(row["fidelity"]),
+                },
             )
         trial = self._to_trial({**row, **changes})
         self._put(trial)
@@ -642,7 +721,7 @@ class StudyStore:
 
     def _lock(self, conn: Connection) -> Totals:
         """Lock the study row for this transaction and return its totals."""
-        row = conn.execute(select(S).where(S.c.id == self._id).with_for_update()).mappings().one()
+        row = conn.execute(_SQL.lock, {"b_sid": self._id}).mappings().one()
         return _totals(row)
 
     def _to_trial(self, row: Mapping[str, Any]) -> Trial:
