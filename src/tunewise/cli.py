@@ -78,9 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
+    from tunewise.analysis.command import add_analyze_parser
     from tunewise.suite.command import add_bench_parser
 
     add_bench_parser(commands)
+    add_analyze_parser(commands)
     return parser
 
 

@@ -1,0 +1,69 @@
+"""Post-hoc analysis of optimizer benchmark runs: traces, ranks, LMEM tests, CD diagrams.
+
+Input: a tidy table (``pandas.DataFrame``, ``.csv`` or ``.parquet``), one row per
+(algorithm, benchmark, seed, budget step):
+
+- ``algorithm`` (str), ``benchmark`` (str), ``seed`` (int);
+- ``budget`` (float): budget spent, in multiples of one full-fidelity evaluation. The alias
+  ``used_fidelity`` (PriorBand / LMEM-paper data) is picked up automatically, as is ``optimizer``
+  for ``algorithm``; map other names with ``columns={"budget": "my_column"}``;
+- ``value`` (float): the incumbent's objective at that budget, lower is better;
+- optional ``prior`` (str, prior quality), ``optimum`` (float, known optimum of the benchmark) and
+  any further meta-feature columns.
+
+With a ``prior`` column, a *task* (the unit of the benchmark random effect and of ranks) is the
+benchmark × prior pair: the prior changes the problem the optimizer faces, so two priors on one
+benchmark are two tasks. Pass ``task_columns=("benchmark",)`` to pool priors instead.
+
+Models follow Geburek et al. (2024), "LMEMs for post-hoc analysis of HPO benchmarks"; ranks and
+critical-difference diagrams follow Demšar (2006), JMLR 7. statsmodels and matplotlib are imported
+only inside the functions that need them.
+
+>>> report = analyze("results.parquet", "analysis/")  # doctest: +SKIP
+>>> report.primary.posthoc.contrast("PB", "RS")  # doctest: +SKIP
+"""
+
+from tunewise.analysis.lmem import (
+    LRT,
+    Comparison,
+    Fit,
+    InteractionTest,
+    PostHoc,
+    benchmark_informativeness,
+    compare_algorithms,
+    fidelity_check,
+    interaction_test,
+    model_frame,
+    seed_check,
+)
+from tunewise.analysis.regret import (
+    CriticalDifference,
+    critical_difference,
+    mean_ranks,
+    normalized_regret,
+)
+from tunewise.analysis.report import DataSummary, Report, analyze
+from tunewise.analysis.table import incumbent_traces, load_table
+
+__all__ = [
+    "LRT",
+    "Comparison",
+    "CriticalDifference",
+    "DataSummary",
+    "Fit",
+    "InteractionTest",
+    "PostHoc",
+    "Report",
+    "analyze",
+    "benchmark_informativeness",
+    "compare_algorithms",
+    "critical_difference",
+    "fidelity_check",
+    "incumbent_traces",
+    "interaction_test",
+    "load_table",
+    "mean_ranks",
+    "model_frame",
+    "normalized_regret",
+    "seed_check",
+]

@@ -1,0 +1,31 @@
+"""The LMEM paper's case study on the PriorBand runs (skipped when the data is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tunewise.analysis import lmem
+from tunewise.analysis.table import load_table
+
+DATA = Path(__file__).resolve().parents[3] / "shared/data/priorband_runs/priorband_data.parquet"
+
+
+@pytest.fixture(scope="module")
+def final_budget() -> lmem.InteractionTest:
+    if not DATA.exists():
+        pytest.skip(f"PriorBand data not found at {DATA}")
+    frame = lmem.model_frame(load_table(DATA), budgets=[24.0])
+    return lmem.interaction_test(frame, "prior")
+
+
+def test_priorband_beats_random_search_with_a_good_prior(
+    final_budget: lmem.InteractionTest,
+) -> None:
+    row = final_budget.posthoc.contrast("PB", "RS", "at25")
+    assert row["better"] == "PB" and row["p_adjusted"] < 0.05
+    assert final_budget.interaction.significant  # the prior changes the algorithm differences
+    good = final_budget.posthoc.contrast("PB", "HB", "at25")["estimate"]
+    bad = final_budget.posthoc.contrast("PB", "HB", "bad")["estimate"]
+    assert good < bad < 0  # PB's lead over HB shrinks with a bad prior
