@@ -577,7 +577,8 @@ class StudyStore:
                 "objective": objective,
                 "cost": cost,
                 "learning_curve": _dumps([list(p) for p in learning_curve]),
-                "info": _dumps(dict(info or {})),
+                # the optimizer's notes from the claim (e.g. sampled_from) + the objective's info
+                "info": _dumps({**json.loads(row["info"] or "{}"), **dict(info or {})}),
                 "error": error,
                 "worker": worker,
                 "finished_at": now,
