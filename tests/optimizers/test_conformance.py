@@ -73,7 +73,8 @@ def supported(name: str) -> list[str]:
     return [
         key
         for key, space in SPACES.items()
-        if cls.capabilities.conditions or not space.has_conditions
+        if (cls.capabilities.conditions or not space.has_conditions)
+        and (space.fidelity is not None or not cls.capabilities.requires_fidelity)
     ]
 
 

@@ -23,13 +23,15 @@ from tunewise.trial import History, Suggestion
 class Capabilities:
     """What an optimizer can use; ``auto`` and the runtime read these instead of guessing.
 
-    ``fidelity=False`` means the optimizer evaluates every configuration at the maximum fidelity.
+    ``fidelity=False`` means the optimizer evaluates every configuration at the maximum fidelity;
+    ``requires_fidelity`` that it cannot work without one (bracket methods).
     ``conditions=False`` means it cannot search spaces with conditional parameters.
     """
 
     priors: bool = False
     fidelity: bool = False
     conditions: bool = True
+    requires_fidelity: bool = False
 
 
 class Optimizer(abc.ABC):

@@ -1,0 +1,104 @@
+"""What successive halving, Hyperband, ASHA, async Hyperband and PriorBand share.
+
+Each is a bracket schedule (:mod:`tunewise.optimizers.schedules`) plus a sampling policy for new
+configurations; this base class turns the schedule's decisions into suggestions. A promotion
+continues the same configuration: it gets ``previous_trial``, so the objective finds the lower
+fidelity's checkpoint in ``trial.previous_directory``.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tunewise.optimizers.base import Capabilities, Optimizer, check_n, rng_for
+from tunewise.optimizers.brackets import Rungs
+from tunewise.optimizers.schedules import AsynchronousSchedule, SynchronousSchedule
+from tunewise.space import Space
+from tunewise.trial import History, Suggestion, Trial, TrialStatus
+
+Schedule = SynchronousSchedule | AsynchronousSchedule
+
+
+class BracketOptimizer(Optimizer):
+    """Base class: subclasses pick the schedule (and PriorBand the sampling policy)."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        priors=False, fidelity=True, requires_fidelity=True
+    )
+    tag: ClassVar[str]
+
+    eta: int
+    early_stopping_rate: int
+
+    def _check(self) -> None:
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
+            raise ValueError(f"{self.name}: eta must be an integer >= 2, not {self.eta!r}")
+        esr = self.early_stopping_rate
+        if isinstance(esr, bool) or not isinstance(esr, int) or esr < 0:
+            raise ValueError(
+                f"{self.name}: early_stopping_rate must be an integer >= 0, not {esr!r}"
+            )
+
+    def rungs(self, space: Space) -> Rungs:
+        return Rungs.of(space.fidelity, eta=self.eta, esr=self.early_stopping_rate)
+
+    def check_space(self, space: Space) -> None:
+        super().check_space(space)
+        if space.fidelity is None:
+            raise ValueError(f"optimizer {self.name!r} needs a space with a tw.Fidelity parameter")
+        self.rungs(space)  # bad eta / early_stopping_rate for this fidelity range fail here
+
+    @abc.abstractmethod
+    def schedule(self, rungs: Rungs) -> Schedule:
+        """The bracket schedule for these rungs."""
+
+    def sample(
+        self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
+    ) -> tuple[dict[str, Any], str]:
+        """A new configuration to start at ``rung`` and where it came from (uniform here)."""
+        return history.space.sample(rng), "random"
+
+    def ask(self, history: History, n: int = 1) -> list[Suggestion]:
+        check_n(n)
+        rungs = self.rungs(history.space)
+        schedule = self.schedule(rungs)
+        trials: list[Trial] = list(history.trials)
+        suggestions: list[Suggestion] = []
+        for i in range(n):
+            view = history if i == 0 else History(history.space, history.seed, tuple(trials))
+            key = view.next_number
+            decision = schedule.next(view, rng_for(view.seed, key, 0))
+            if decision is None:
+                break
+            fidelity = rungs.fidelities[decision.rung]
+            if decision.previous is None:
+                config, source = self.sample(
+                    view, rungs=rungs, rung=decision.rung, rng=rng_for(view.seed, key, 1)
+                )
+                previous = None
+            else:
+                config, source, previous = decision.previous.config, "promotion", decision.previous
+            info = {"sampled_from": source, "rung": decision.rung, "bracket": decision.bracket}
+            suggestion = Suggestion(
+                config=config,
+                slot=decision.slot,
+                fidelity=fidelity,
+                previous_trial=None if previous is None else previous.number,
+                info=info,
+            )
+            suggestions.append(suggestion)
+            trials.append(  # as other workers will see it: claimed and running
+                Trial(
+                    number=key,
+                    config=config,
+                    status=TrialStatus.RUNNING,
+                    fidelity=fidelity,
+                    slot=suggestion.slot,
+                    previous_trial=suggestion.previous_trial,
+                    info=info,
+                )
+            )
+        return suggestions

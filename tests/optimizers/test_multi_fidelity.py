@@ -1,0 +1,186 @@
+"""Successive halving, Hyperband, ASHA and async Hyperband: rungs, brackets and promotions."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import tunewise as tw
+from tunewise import optimizers
+from tunewise.optimizers.brackets import Rungs
+from tunewise.trial import History, Trial, TrialStatus
+
+SPACE27 = tw.Space(x=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 27))
+
+
+def loss(config: dict, fidelity: float) -> float:
+    return (config["x"] - 0.3) ** 2 + 1.0 / fidelity
+
+
+def run_sequentially(optimizer, space=SPACE27, n=60, seed=0, fail=lambda t: False):
+    """Ask-evaluate-tell with one worker; returns the trials."""
+    trials: list[Trial] = []
+    for _ in range(n):
+        history = History(space=space, seed=seed, trials=tuple(trials))
+        suggestions = optimizer.ask(history, 1)
+        if not suggestions:
+            break
+        (s,) = suggestions
+        trial = Trial(
+            number=history.next_number,
+            config=s.config,
+            status=TrialStatus.RUNNING,
+            fidelity=s.fidelity,
+            slot=s.slot,
+            previous_trial=s.previous_trial,
+            info=s.info,
+        )
+        failed = fail(trial)
+        trials.append(
+            Trial(
+                number=trial.number,
+                config=s.config,
+                status=TrialStatus.FAILED if failed else TrialStatus.SUCCEEDED,
+                fidelity=s.fidelity,
+                slot=s.slot,
+                objective=None if failed else loss(dict(s.config), s.fidelity),
+                previous_trial=s.previous_trial,
+                info=s.info,
+            )
+        )
+    return trials
+
+
+@pytest.mark.parametrize(
+    ("upper", "fidelities", "sizes"),
+    [
+        (27, (1, 3, 9, 27), [(27, 9, 3, 1), (9, 3, 1), (6, 2), (4,)]),
+        (
+            243,  # log(243)/log(3) = 4.999... in floating point: s_max must still be 5
+            (1, 3, 9, 27, 81, 243),
+            [(243, 81, 27, 9, 3, 1), (81, 27, 9, 3, 1), (27, 9, 3, 1), (18, 6, 2), (9, 3), (6,)],
+        ),
+    ],
+)
+def test_rungs_and_bracket_sizes_match_the_reference_tables(upper, fidelities, sizes) -> None:
+    rungs = Rungs(1, upper, 3, True)
+    assert rungs.fidelities == fidelities
+    assert [rungs.bracket(s).sizes for s in range(rungs.s_max, -1, -1)] == sizes
+    assert rungs.bracket(rungs.s_max).rungs == tuple(range(len(fidelities)))
+
+
+def test_integer_rungs_are_truncated_and_float_rungs_are_not() -> None:
+    assert Rungs(1, 52, 3, True).fidelities == (1, 5, 17, 52)  # LCBench's epochs
+    floats = Rungs(0.1, 1.0, 3, False).fidelities
+    assert floats == pytest.approx((1 / 9, 1 / 3, 1.0))
+    with pytest.raises(ValueError, match="early_stopping_rate"):
+        Rungs(1, 27, 3, True, esr=4)
+
+
+def test_successive_halving_promotes_exactly_the_top_third_after_the_rung_finishes() -> None:
+    trials = run_sequentially(optimizers.SuccessiveHalving(), n=40)
+    rung0 = [t for t in trials[:27]]
+    assert all(t.fidelity == 1 and t.previous_trial is None for t in rung0)
+    promoted = trials[27:36]
+    assert all(t.fidelity == 3 for t in promoted)
+    best9 = sorted(rung0, key=lambda t: (t.objective, t.number))[:9]
+    assert {t.previous_trial for t in promoted} == {t.number for t in best9}
+    assert all(t.config == trials[t.previous_trial].config for t in promoted)
+    assert [t.fidelity for t in trials[36:39]] == [9, 9, 9]
+    assert trials[39].fidelity == 27
+
+
+def test_no_promotion_while_the_rung_is_still_running() -> None:
+    optimizer = optimizers.SuccessiveHalving()
+    trials = run_sequentially(optimizer, n=27)
+    # The last rung-0 evaluation is still running on another worker.
+    running = Trial(
+        number=26,
+        config=trials[26].config,
+        status=TrialStatus.RUNNING,
+        fidelity=1,
+        slot=trials[26].slot,
+    )
+    history = History(space=SPACE27, seed=0, trials=(*trials[:26], running))
+    (s,) = optimizer.ask(history, 1)
+    assert s.previous_trial is None and s.fidelity == 1  # the next bracket starts instead
+    assert s.slot.startswith("sh:new:1:")
+
+
+def test_hyperband_runs_the_brackets_of_the_reference_table_in_order() -> None:
+    trials = run_sequentially(optimizers.Hyperband(), n=200)
+    brackets = Counter((t.info["bracket"], t.fidelity) for t in trials)
+    assert [brackets[(0, f)] for f in (1, 3, 9, 27)] == [27, 9, 3, 1]
+    assert [brackets[(1, f)] for f in (3, 9, 27)] == [9, 3, 1]
+    assert [brackets[(2, f)] for f in (9, 27)] == [6, 2]
+    assert brackets[(3, 27)] == 4
+    assert brackets[(4, 1)] > 0  # then the cycle starts again
+
+
+def test_failed_trials_are_never_promoted() -> None:
+    trials = run_sequentially(
+        optimizers.SuccessiveHalving(), n=36, fail=lambda t: t.number % 2 == 0 and t.fidelity == 1
+    )
+    failed = {t.number for t in trials if t.status is TrialStatus.FAILED}
+    promoted = [t for t in trials if t.previous_trial is not None]
+    assert promoted and not {t.previous_trial for t in promoted} & failed
+
+
+def test_asha_promotes_only_configurations_in_the_top_third_of_their_rung() -> None:
+    trials = run_sequentially(optimizers.ASHA(), n=150)
+    for t in trials:
+        if t.previous_trial is None:
+            continue
+        before = trials[: t.number]
+        lower = trials[t.previous_trial]
+        rung = [u for u in before if u.fidelity == lower.fidelity and u.finished]
+        top = sorted(rung, key=lambda u: (u.objective, u.number))[: len(rung) // 3]
+        assert lower.number in {u.number for u in top}
+        assert t.fidelity == {1: 3, 3: 9, 9: 27}[lower.fidelity]
+    assert any(t.fidelity == 27 for t in trials)
+    keys = [(t.config["x"], t.fidelity) for t in trials]
+    assert len(keys) == len(set(keys))  # never the same (config, fidelity) twice
+
+
+def test_async_hyperband_draws_brackets_as_hyperband_weights_them() -> None:
+    optimizer = optimizers.AsyncHyperband()
+    schedule = optimizer.schedule(optimizer.rungs(SPACE27))
+    p = schedule.bracket_probabilities()
+    assert p.sum() == pytest.approx(1.0) and np.all(np.diff(p) < 0)  # aggressive brackets first
+    trials = run_sequentially(optimizer, n=400)
+    new = Counter(t.info["bracket"] for t in trials if t.previous_trial is None)
+    share = np.array([new[s] for s in range(4)]) / sum(new.values())
+    assert share == pytest.approx(p, abs=0.08)
+
+
+@pytest.mark.parametrize("name", ["successive_halving", "hyperband", "asha", "async_hyperband"])
+def test_promotions_continue_from_the_lower_trials_checkpoint(tmp_path, name) -> None:
+    def train(config, trial):
+        start = 0
+        if trial.previous_directory is not None:
+            start = int((trial.previous_directory / "epochs.txt").read_text())
+            assert start == trial.previous_fidelity
+        (trial.directory / "epochs.txt").write_text(str(trial.fidelity))
+        return {"objective": loss(config, trial.fidelity), "info": {"resumed_from": start}}
+
+    result = tw.run(train, SPACE27, root=tmp_path / name, optimizer=name, budget=45, progress=False)
+    trials = result.trial_list
+    continued = [t for t in trials if t.previous_trial is not None]
+    assert continued, "no promotion happened"
+    for t in continued:
+        assert t.info["resumed_from"] == trials[t.previous_trial].fidelity
+        assert t.info["sampled_from"] == "promotion"
+    assert result.counts()["succeeded"] == 45
+
+
+def test_bad_parameters_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="eta must be an integer >= 2"):
+        optimizers.Hyperband(eta=1)
+    with pytest.raises(ValueError, match="early_stopping_rate"):
+        optimizers.ASHA(early_stopping_rate=-1)
+    with pytest.raises(ValueError, match=r"needs a space with a tw\.Fidelity"):
+        optimizers.Hyperband().check_space(tw.Space(x=tw.Float(0, 1)))
+    with pytest.raises(ValueError, match=r"early_stopping_rate must be an integer in 0\.\.3"):
+        optimizers.ASHA(early_stopping_rate=5).check_space(SPACE27)
