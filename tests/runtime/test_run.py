@@ -189,3 +189,26 @@ def test_grid_search_run_ends_when_the_grid_is_exhausted(tmp_path) -> None:
 def test_bad_arguments_are_clear_errors(tmp_path, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         tw.run(objectives.quadratic, SPACE, root=tmp_path / "bad", progress=False, **kwargs)
+
+
+def test_fidelity_units_budget_counts_continuations_by_the_fidelity_they_add(tmp_path) -> None:
+    space = tw.Space(x=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 27))
+    result = tw.run(
+        lambda c, t: (c["x"] - 0.5) ** 2 + 1 / t.fidelity,
+        space,
+        root=tmp_path / "units",
+        optimizer="hyperband",
+        budget=tw.Budget(fidelity_units=6),
+        progress=False,
+    )
+    trials = result.trial_list
+    fidelity = {t.number: t.fidelity for t in trials}
+    spent = sum(
+        (t.fidelity - (fidelity[t.previous_trial] if t.previous_trial is not None else 0)) / 27
+        for t in trials
+    )
+    assert spent >= 6 - 1e-9
+    last = trials[-1]
+    added = (last.fidelity - (fidelity[last.previous_trial] if last.previous_trial else 0)) / 27
+    assert spent - added < 6  # no trial started after the budget was allocated
+    assert result._study.totals().fidelity_spent == pytest.approx(spent)

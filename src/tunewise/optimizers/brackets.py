@@ -11,6 +11,7 @@ Facts from Li et al. (2017, 2020) and Falkner et al. (2018), as collected in ALG
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from tunewise.space import Fidelity
 
@@ -54,11 +55,11 @@ class Rungs:
             raise ValueError("multi-fidelity optimizers need a space with a Fidelity parameter")
         return cls(fidelity.lower, fidelity.upper, eta, fidelity.is_integer, esr)
 
-    @property
+    @cached_property
     def s_max(self) -> int:
         return max_rung(self.lower, self.upper, self.eta)
 
-    @property
+    @cached_property
     def fidelities(self) -> tuple[float | int, ...]:
         values: list[float | int] = []
         for r in range(self.s_max + 1):
@@ -74,10 +75,11 @@ class Rungs:
         """The rung a fidelity value sits at (None for values off the rungs)."""
         if fidelity is None:
             return None
-        for r, f in enumerate(self.fidelities):
-            if abs(float(f) - float(fidelity)) <= 1e-9 * max(1.0, abs(float(f))):
-                return r
-        return None
+        return self._rung_index.get(float(fidelity))
+
+    @cached_property
+    def _rung_index(self) -> dict[float, int]:
+        return {float(f): r for r, f in enumerate(self.fidelities)}
 
     def bracket(self, s: int) -> Bracket:
         """The bracket with ``s`` promotions: it starts at rung ``s_max - s``."""

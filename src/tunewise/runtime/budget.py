@@ -12,16 +12,20 @@ from tunewise.storage import Limits, Totals
 
 @dataclass(frozen=True)
 class Budget:
-    """When to stop: after ``evaluations`` trials, ``cost`` summed cost or ``seconds`` of time.
+    """When to stop: ``evaluations``, summed ``cost``, ``seconds`` or ``fidelity_units`` spent.
 
     Any combination; the first limit reached stops new trials (running ones finish). ``cost`` is
     what the objective reports as ``cost`` (default: its wall-clock seconds). ``seconds`` counts
-    from the start of this ``run`` call. Crashed-and-retried trials count once.
+    from the start of this ``run`` call. ``fidelity_units`` is fidelity-normalized: the cost of
+    that many full-fidelity evaluations, where a trial at fidelity f counts f / max and a
+    promotion counts only the fidelity it adds (the budget axis of the PriorBand paper).
+    Crashed-and-retried trials count once.
     """
 
     evaluations: int | None = None
     cost: float | None = None
     seconds: float | None = None
+    fidelity_units: float | None = None
 
     def __post_init__(self) -> None:
         if self.evaluations is not None and (
@@ -32,7 +36,7 @@ class Budget:
             raise ValueError(
                 f"Budget: evaluations must be a positive integer, not {self.evaluations!r}"
             )
-        for name in ("cost", "seconds"):
+        for name in ("cost", "seconds", "fidelity_units"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool)
@@ -44,7 +48,12 @@ class Budget:
 
     @property
     def unlimited(self) -> bool:
-        return self.evaluations is None and self.cost is None and self.seconds is None
+        return (
+            self.evaluations is None
+            and self.cost is None
+            and self.seconds is None
+            and self.fidelity_units is None
+        )
 
     def to_stored(self, *, started_at: float | None = None) -> dict[str, Any]:
         """The JSON form stored with the study; ``seconds`` becomes an absolute deadline."""
@@ -53,6 +62,7 @@ class Budget:
             "evaluations": self.evaluations,
             "cost": self.cost,
             "seconds": self.seconds,
+            "fidelity_units": self.fidelity_units,
             "deadline": None if self.seconds is None else started + self.seconds,
         }
 
@@ -64,6 +74,7 @@ class StoredBudget:
     evaluations: int | None = None
     cost: float | None = None
     deadline: float | None = None
+    fidelity_units: float | None = None
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> StoredBudget:
@@ -71,11 +82,16 @@ class StoredBudget:
             evaluations=data.get("evaluations"),
             cost=data.get("cost"),
             deadline=data.get("deadline"),
+            fidelity_units=data.get("fidelity_units"),
         )
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_trials=self.evaluations, max_cost=self.cost)
+        return Limits(
+            max_trials=self.evaluations,
+            max_cost=self.cost,
+            max_fidelity_units=self.fidelity_units,
+        )
 
     def past_deadline(self, now: float | None = None) -> bool:
         return self.deadline is not None and (time.time() if now is None else now) >= self.deadline
@@ -85,5 +101,9 @@ class StoredBudget:
         return (
             (self.evaluations is not None and totals.n_finished >= self.evaluations)
             or (self.cost is not None and totals.cost_spent >= self.cost)
+            or (
+                self.fidelity_units is not None
+                and totals.fidelity_spent >= self.fidelity_units - 1e-9
+            )
             or self.past_deadline()
         )

@@ -51,6 +51,9 @@ studies = Table(
     Column("n_live", Integer, nullable=False, default=0),
     Column("n_finished", Integer, nullable=False, default=0),
     Column("cost_spent", Float, nullable=False, default=0.0),
+    # Fidelity in full-fidelity units (one evaluation at the maximum fidelity = 1; a continuation
+    # counts only the fidelity it adds): claimed by started trials, spent by finished ones.
+    Column("fidelity_claimed", Float, nullable=False, default=0.0),
     Column("fidelity_spent", Float, nullable=False, default=0.0),
 )
 
@@ -64,6 +67,7 @@ trials = Table(
     Column("status", String(16), nullable=False),
     Column("config", Text, nullable=False),
     Column("fidelity", Float, nullable=True),
+    Column("fidelity_increment", Float, nullable=True),
     Column("objective", Float, nullable=True),
     Column("cost", Float, nullable=True),
     Column("learning_curve", Text, nullable=True),

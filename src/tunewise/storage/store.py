@@ -71,7 +71,12 @@ class _Statements:
         self.claimed = (
             update(S)
             .where(S.c.id == sid)
-            .values(seq=bindparam("b_seq"), next_number=S.c.next_number + 1, n_live=S.c.n_live + 1)
+            .values(
+                seq=bindparam("b_seq"),
+                next_number=S.c.next_number + 1,
+                n_live=S.c.n_live + 1,
+                fidelity_claimed=S.c.fidelity_claimed + bindparam("b_increment"),
+            )
         )
         self.trial_by_number = select(T).where(
             T.c.study_id == sid, T.c.number == bindparam("b_number")
@@ -143,6 +148,7 @@ class Totals:
     n_live: int
     n_finished: int
     cost_spent: float
+    fidelity_claimed: float
     fidelity_spent: float
 
 
@@ -152,11 +158,17 @@ class Limits:
 
     max_trials: int | None = None
     max_cost: float | None = None
+    max_fidelity_units: float | None = None
 
     def exhausted_for_new(self, totals: Totals) -> bool:
         """True when no new trial may be started."""
-        return (self.max_trials is not None and totals.n_live >= self.max_trials) or (
-            self.max_cost is not None and totals.cost_spent >= self.max_cost
+        return (
+            (self.max_trials is not None and totals.n_live >= self.max_trials)
+            or (
+                self.max_fidelity_units is not None
+                and totals.fidelity_claimed >= self.max_fidelity_units - 1e-9
+            )
+            or self.exhausted_for_pending(totals)
         )
 
     def exhausted_for_pending(self, totals: Totals) -> bool:
@@ -308,6 +320,7 @@ class Store:
                                 n_live=0,
                                 n_finished=0,
                                 cost_spent=0.0,
+                                fidelity_claimed=0.0,
                                 fidelity_spent=0.0,
                             )
                         )
@@ -450,6 +463,7 @@ class StudyStore:
 
     def claim(self, suggestion: Suggestion, *, worker: str, limits: Limits) -> Claim:
         """Insert ``suggestion`` as a running trial if its slot is free and the budget allows."""
+        increment = self._fidelity_increment(suggestion)
         now = time.time()
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
@@ -468,6 +482,7 @@ class StudyStore:
                 "status": TrialStatus.RUNNING.value,
                 "config": _dumps(dict(suggestion.config)),
                 "fidelity": _float_or_none(suggestion.fidelity),
+                "fidelity_increment": increment,
                 "info": _dumps(dict(suggestion.info)) if suggestion.info else None,
                 "worker": worker,
                 "heartbeat": now,
@@ -478,7 +493,7 @@ class StudyStore:
                 "seq": seq,
             }
             conn.execute(_SQL.insert_trial, values)
-            conn.execute(_SQL.claimed, {"b_sid": self._id, "b_seq": seq})
+            conn.execute(_SQL.claimed, {"b_sid": self._id, "b_seq": seq, "b_increment": increment})
         trial = self._to_trial(values)
         self._put(trial)  # _seq is not advanced: the next refresh re-reads it
         return Claim(ClaimOutcome.CLAIMED, trial)
@@ -607,7 +622,7 @@ class StudyStore:
                     "b_seq": seq,
                     "b_live": 1 if current is TrialStatus.CRASHED else 0,
                     "b_cost": _finite_or_zero(cost),
-                    "b_fidelity": _finite_or_zero(row["fidelity"]),
+                    "b_fidelity": _finite_or_zero(row["fidelity_increment"]),
                 },
             )
         trial = self._to_trial({**row, **changes})
@@ -661,7 +676,7 @@ class StudyStore:
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
             seq, next_number = totals.seq, totals.next_number
-            failed = 0
+            failed, failed_units = 0, 0.0
             for row in conn.execute(select(T).where(*stale_filter).order_by(T.c.number)).mappings():
                 seq += 1
                 age = now - (row["heartbeat"] or now)
@@ -686,6 +701,7 @@ class StudyStore:
                             status=TrialStatus.PENDING.value,
                             config=row["config"],
                             fidelity=row["fidelity"],
+                            fidelity_increment=row["fidelity_increment"],
                             info=row["info"],
                             created_at=now,
                             previous_trial=row["previous_trial"],
@@ -708,17 +724,38 @@ class StudyStore:
                         )
                     )
                     failed += 1
+                    failed_units += _finite_or_zero(row["fidelity_increment"])
                 recovered.append(row["number"])
             conn.execute(
                 update(S)
                 .where(S.c.id == self._id)
-                .values(seq=seq, next_number=next_number, n_finished=S.c.n_finished + failed)
+                .values(
+                    seq=seq,
+                    next_number=next_number,
+                    n_finished=S.c.n_finished + failed,
+                    fidelity_spent=S.c.fidelity_spent + failed_units,
+                )
             )
         for number in recovered:
             logger.warning("trial %d crashed (stale heartbeat); recovered", number)
         return recovered
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _fidelity_increment(self, suggestion: Suggestion) -> float:
+        """The full-fidelity units a suggestion adds (a continuation adds only the difference)."""
+        fidelity = self.record.space.fidelity
+        if fidelity is None or suggestion.fidelity is None:
+            return 1.0
+        start = 0.0
+        if suggestion.previous_trial is not None:
+            previous = self.trial(suggestion.previous_trial)
+            if previous is None:
+                self.refresh()
+                previous = self.trial(suggestion.previous_trial)
+            if previous is not None and previous.fidelity is not None:
+                start = float(previous.fidelity)
+        return max(float(suggestion.fidelity) - start, 0.0) / float(fidelity.upper)
 
     def _lock(self, conn: Connection) -> Totals:
         """Lock the study row for this transaction and return its totals."""
@@ -758,6 +795,7 @@ def _totals(row: RowMapping) -> Totals:
         n_live=row["n_live"],
         n_finished=row["n_finished"],
         cost_spent=row["cost_spent"],
+        fidelity_claimed=row["fidelity_claimed"],
         fidelity_spent=row["fidelity_spent"],
     )
 
