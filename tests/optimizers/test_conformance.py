@@ -62,6 +62,7 @@ def simulate(
                 slot=s.slot,
                 objective=None if failed else objective(dict(s.config)),
                 previous_trial=s.previous_trial,
+                info=s.info,  # the store keeps the optimizer's notes with the trial
                 error="boom" if failed else None,
             )
         )
@@ -130,6 +131,7 @@ class TestOptimizerConformance:
                     status=TrialStatus.RUNNING,
                     fidelity=s.fidelity,
                     slot=s.slot,
+                    info=s.info,
                 )
             )
         history = History(space=space, seed=5, trials=tuple(trials))

@@ -54,7 +54,9 @@ def test_trial_context_gives_fidelity_directory_and_records_reports(tmp_path) ->
             trial.report(epoch, 1.0 / epoch)
         return config["x"]
 
-    result = tw.run(evaluate, space, root=tmp_path / "ctx", budget=3, progress=False)
+    result = tw.run(
+        evaluate, space, root=tmp_path / "ctx", optimizer="random_search", budget=3, progress=False
+    )
     assert seen == [(9, 9, True)] * 3
     best = result.best
     assert len(best.learning_curve) == 9 and best.learning_curve[-1] == (9.0, 1.0 / 9)
@@ -212,3 +214,12 @@ def test_fidelity_units_budget_counts_continuations_by_the_fidelity_they_add(tmp
     added = (last.fidelity - (fidelity[last.previous_trial] if last.previous_trial else 0)) / 27
     assert spent - added < 6  # no trial started after the budget was allocated
     assert result._study.totals().fidelity_spent == pytest.approx(spent)
+
+
+def test_auto_picks_from_the_space() -> None:
+    from tunewise.optimizers.auto import choose
+
+    fidelity = tw.Fidelity(1, 27)
+    assert choose(tw.Space(x=tw.Float(0, 1, prior=0.5), e=fidelity)).name == "priorband"
+    assert choose(tw.Space(x=tw.Float(0, 1), e=fidelity)).name == "hyperband"
+    assert choose(tw.Space(x=tw.Float(0, 1))).name == "random_search"

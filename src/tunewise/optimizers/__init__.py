@@ -5,6 +5,7 @@ from tunewise.optimizers.async_hyperband import AsyncHyperband
 from tunewise.optimizers.base import Capabilities, Optimizer, rng_for
 from tunewise.optimizers.grid_search import GridSearch
 from tunewise.optimizers.hyperband import Hyperband
+from tunewise.optimizers.priorband import PriorBand
 from tunewise.optimizers.random_search import RandomSearch
 from tunewise.optimizers.registry import get, make, names, register
 from tunewise.optimizers.successive_halving import SuccessiveHalving
@@ -16,6 +17,7 @@ __all__ = [
     "GridSearch",
     "Hyperband",
     "Optimizer",
+    "PriorBand",
     "RandomSearch",
     "SuccessiveHalving",
     "get",

@@ -10,6 +10,7 @@ from typing import Any
 
 from tunewise.optimizers import Optimizer
 from tunewise.optimizers import make as make_optimizer
+from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.local import WorkerJob, check_picklable, import_path, run_processes
 from tunewise.runtime.paths import default_study_name
@@ -26,7 +27,7 @@ def run(
     space: Space,
     *,
     root: str | os.PathLike[str],
-    optimizer: str | Mapping[str, Any] | Optimizer = "random_search",
+    optimizer: str | Mapping[str, Any] | Optimizer = "auto",
     budget: Budget | int | None = None,
     workers: int = 1,
     storage: str | None = None,
@@ -43,6 +44,8 @@ def run(
     Results go to ``<root>/tunewise.db`` (or the ``storage`` URL, e.g. PostgreSQL) under the study
     name ``study`` (default: the root folder's name); trial folders for checkpoints go under
     ``root``. Running again on the same root resumes the study up to the given budget.
+    ``optimizer="auto"`` picks PriorBand for a space with priors and a fidelity, Hyperband for a
+    fidelity alone, random search otherwise.
     ``workers=1`` evaluates in this process (lambdas and closures work); ``workers=N`` starts N
     processes. A failing trial is recorded and the run goes on (``on_error="record"``) or, after
     recording it, raises :class:`~tunewise.runtime.worker.TrialFailed` (``"raise"``).
@@ -58,7 +61,7 @@ def run(
     budget = budget or Budget()
     if not isinstance(budget, Budget):
         raise TypeError(f"budget must be a tunewise.Budget or an int, not {type(budget).__name__}")
-    chosen = make_optimizer(optimizer)
+    chosen = choose_optimizer(space) if optimizer == "auto" else make_optimizer(optimizer)
     chosen.check_space(space)
     settings = Settings(
         max_retries=max_retries,

@@ -1,0 +1,15 @@
+"""``optimizer="auto"``: choose from what the space offers, using the registry's capabilities."""
+
+from __future__ import annotations
+
+from tunewise.optimizers.base import Optimizer
+from tunewise.optimizers.registry import make
+from tunewise.space import Space
+
+
+def choose(space: Space) -> Optimizer:
+    """Priors and a fidelity -> ``priorband``; a fidelity alone -> ``hyperband``; otherwise
+    ``random_search`` (model-based choices for spaces without a fidelity come with BO/piBO)."""
+    if space.fidelity is not None:
+        return make("priorband" if space.has_priors else "hyperband")
+    return make("random_search")
