@@ -73,8 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="tune a PyTorch MLP on the digits data (~1 minute)")
     demo.add_argument("--root", type=Path, default=Path("tunewise-demo"))
     demo.add_argument("--workers", type=int, default=2)
-    demo.add_argument("--evaluations", type=int, default=100)
-    demo.add_argument("--optimizer", default="random_search")
+    demo.add_argument(
+        "--budget",
+        default="30x",
+        help="Nx = N full-fidelity trainings' worth (default 30x), or N evaluations",
+    )
+    demo.add_argument("--optimizer", default="auto", help="default: auto (PriorBand here)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
@@ -221,20 +225,24 @@ def _demo(args: argparse.Namespace) -> int:
     import tunewise as tw
     from tunewise.demo import mlp
 
+    budget = (
+        tw.Budget(fidelity_units=float(args.budget[:-1]))
+        if str(args.budget).endswith("x")
+        else parse_budget([args.budget])
+    )
+    space = mlp.demo_space()
     print(
-        f"tunewise demo: tuning a PyTorch MLP on scikit-learn's digits with {args.workers} "
-        f"workers, {args.evaluations} evaluations, results in {args.root}/",
+        f"tunewise demo: tuning a PyTorch MLP on scikit-learn's digits ({len(space.searchable)} "
+        f"hyperparameters, 1-27 epochs) with {args.workers} workers, budget {args.budget}, "
+        f"optimizer {args.optimizer}; results in {args.root}/",
         file=sys.stderr,
     )
-    optimizer: dict[str, Any] = {"name": args.optimizer}
-    if args.optimizer == "random_search":
-        optimizer["use_priors"] = True
     result = tw.run(
         mlp.evaluate,
-        mlp.demo_space(),
+        space,
         root=args.root,
-        optimizer=optimizer,
-        budget=tw.Budget(evaluations=args.evaluations),
+        optimizer=args.optimizer,
+        budget=budget,
         workers=args.workers,
         seed=args.seed,
     )
