@@ -60,6 +60,15 @@ def test_run_then_status(tmp_path, space_file, capsys) -> None:
     assert "succeeded" in out and "evaluations=12" in out and "best: trial" in out
 
 
+def test_budget_forms() -> None:
+    from tunewise.cli import parse_budget
+
+    assert parse_budget(["20x"]) == tw.Budget(fidelity_units=20.0)
+    assert parse_budget(["100", "seconds=60"]) == tw.Budget(evaluations=100, seconds=60.0)
+    with pytest.raises(ValueError, match="not a number"):
+        parse_budget(["evaluations=ten"])
+
+
 def test_status_lists_failures_with_their_first_error_line(tmp_path, space_file, capsys) -> None:
     root = tmp_path / "failing"
     code = main(

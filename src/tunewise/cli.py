@@ -105,7 +105,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="N|KIND=VALUE",
-        help="evaluations (a number), or evaluations=N, cost=X, seconds=S (repeatable)",
+        help="N evaluations, Nx full-fidelity evaluations' worth, or evaluations=N, cost=X, "
+        "seconds=S, fidelity_units=U (repeatable)",
     )
     parser.add_argument("--storage", help="storage URL (default: ROOT/tunewise.db)")
     parser.add_argument("--study", help="study name (default: the root folder's name)")
@@ -122,9 +123,13 @@ def parse_budget(items: Sequence[str]) -> Any:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep:
-            key, text = "evaluations", item
-        if key not in ("evaluations", "cost", "seconds"):
-            raise ValueError(f"--budget: unknown kind {key!r}; use evaluations, cost or seconds")
+            key, text = (
+                ("fidelity_units", item[:-1]) if item.endswith("x") else ("evaluations", item)
+            )
+        if key not in ("evaluations", "cost", "seconds", "fidelity_units"):
+            raise ValueError(
+                f"--budget: unknown kind {key!r}; use evaluations, cost, seconds or fidelity_units"
+            )
         try:
             values[key] = int(text) if key == "evaluations" else float(text)
         except ValueError:
@@ -225,11 +230,7 @@ def _demo(args: argparse.Namespace) -> int:
     import tunewise as tw
     from tunewise.demo import mlp
 
-    budget = (
-        tw.Budget(fidelity_units=float(args.budget[:-1]))
-        if str(args.budget).endswith("x")
-        else parse_budget([args.budget])
-    )
+    budget = parse_budget([args.budget])
     space = mlp.demo_space()
     print(
         f"tunewise demo: tuning a PyTorch MLP on scikit-learn's digits ({len(space.searchable)} "
