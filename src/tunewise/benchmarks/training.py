@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +36,7 @@ from torch import nn
 
 from tunewise.benchmarks.base import Benchmark, Evaluation, check_seed
 from tunewise.demo import mlp as demo
+from tunewise.demo.checkpoints import load_checkpoint, save_checkpoint
 from tunewise.runtime.context import TrialContext
 from tunewise.space import Categorical, Fidelity, Float, Integer, Space
 
@@ -234,9 +234,6 @@ class CNNDigitsBenchmark(_TrainingBenchmark):
 
 # -- the CNN -----------------------------------------------------------------------------------
 
-CHECKPOINT = "checkpoint.pt"
-_CHECKPOINT_VERSION = 1
-
 
 class _Dropout(nn.Module):
     """Dropout drawing its mask from an explicit generator (``nn.Dropout`` uses the global RNG)."""
@@ -281,32 +278,6 @@ def _seed(config: Mapping[str, Any], seed: int) -> int:
     return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big") >> 1
 
 
-def _load(directory: Path | None, seed: int, epochs: int) -> dict[str, Any] | None:
-    """The usable checkpoint in ``directory`` or None (with a warning when one was expected)."""
-    if directory is None:
-        return None
-    path = Path(directory) / CHECKPOINT
-    try:
-        state = torch.load(path, weights_only=True)
-        done = int(state["epochs_done"])
-        if state.get("version") != _CHECKPOINT_VERSION or int(state["seed"]) != seed:
-            raise ValueError("checkpoint belongs to another config, seed or version")
-        if not 0 < done <= epochs:
-            raise ValueError(f"checkpoint has {done} epochs, this trial wants {epochs}")
-        return state
-    except Exception as exc:
-        logger.warning("cnn-digits: cannot continue from %s (%s); from scratch", path, exc)
-        return None
-
-
-def _save(directory: Path, state: dict[str, Any]) -> None:
-    """Write atomically (temp file + rename): a killed worker never leaves half a checkpoint."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{CHECKPOINT}.{os.getpid()}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, directory / CHECKPOINT)
-
-
 def train_cnn(config: Mapping[str, Any], trial: TrialContext, *, seed: int = 0) -> dict[str, Any]:
     """Train the CNN to ``trial.fidelity`` epochs in total; the validation error and curve.
 
@@ -330,7 +301,7 @@ def train_cnn(config: Mapping[str, Any], trial: TrialContext, *, seed: int = 0) 
         model.parameters(), lr=float(config["lr"]), weight_decay=float(config["weight_decay"])
     )
     done, curve = 0, []
-    state = _load(trial.previous_directory, key, epochs)
+    state = load_checkpoint(trial.previous_directory, seed=key, epochs=epochs, label="cnn-digits")
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -353,10 +324,9 @@ def train_cnn(config: Mapping[str, Any], trial: TrialContext, *, seed: int = 0) 
         trial.report(epoch, error)
         new_points.append([epoch, error])
     curve += new_points
-    _save(
+    save_checkpoint(
         Path(trial.directory),
         {
-            "version": _CHECKPOINT_VERSION,
             "seed": key,
             "epochs_done": epochs,
             "model": model.state_dict(),

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tunewise.demo.checkpoints import load_checkpoint, save_checkpoint
 from tunewise.runtime.context import TrialContext
 from tunewise.space import Categorical, Fidelity, Float, Integer, Space
 
@@ -42,8 +42,6 @@ logger = logging.getLogger("tunewise")
 
 FIDELITY = "epochs"
 """Name of the fidelity parameter in :func:`demo_space` (it never enters the training seed)."""
-CHECKPOINT = "checkpoint.pt"
-_CHECKPOINT_VERSION = 1
 _BATCH_SIZE = 64
 _DEFAULT_EPOCHS = 27
 
@@ -146,24 +144,6 @@ def _config_seed(config: Mapping[str, Any]) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big") >> 1
 
 
-def _load_checkpoint(directory: Path | None, seed: int, epochs: int) -> dict[str, Any] | None:
-    """The usable checkpoint in ``directory``, or None (with a warning when one was expected)."""
-    if directory is None:
-        return None
-    path = Path(directory) / CHECKPOINT
-    try:
-        state = torch.load(path, weights_only=True)
-        done = int(state["epochs_done"])
-        if state.get("version") != _CHECKPOINT_VERSION or int(state["seed"]) != seed:
-            raise ValueError("checkpoint belongs to another config or version")
-        if not 0 < done <= epochs:
-            raise ValueError(f"checkpoint has {done} epochs, this trial wants {epochs}")
-        return state
-    except Exception as exc:
-        logger.warning("demo: cannot continue from %s (%s); training from scratch", path, exc)
-        return None
-
-
 @torch.no_grad()
 def _val_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
@@ -192,7 +172,7 @@ def evaluate(config: Mapping[str, Any], trial: TrialContext) -> dict[str, Any]:
     model = _build_model(config, generator)
     optimizer = _build_optimizer(config, model)
     done, curve = 0, []
-    state = _load_checkpoint(trial.previous_directory, seed, epochs)
+    state = load_checkpoint(trial.previous_directory, seed=seed, epochs=epochs, label="demo")
     if state is not None:
         try:
             model.load_state_dict(state["model"])
@@ -222,10 +202,9 @@ def evaluate(config: Mapping[str, Any], trial: TrialContext) -> dict[str, Any]:
     curve += new_points
     final_error = curve[-1][1] if curve else _val_error(model, x_va, y_va)
 
-    _save_checkpoint(
+    save_checkpoint(
         Path(trial.directory),
         {
-            "version": _CHECKPOINT_VERSION,
             "seed": seed,
             "epochs_done": epochs,
             "model": model.state_dict(),
@@ -246,11 +225,3 @@ def evaluate(config: Mapping[str, Any], trial: TrialContext) -> dict[str, Any]:
             "train_seconds": time.perf_counter() - start,
         },
     }
-
-
-def _save_checkpoint(directory: Path, state: dict[str, Any]) -> None:
-    """Write atomically (temp file + rename) so a killed worker never leaves a half-written file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{CHECKPOINT}.{os.getpid()}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, directory / CHECKPOINT)
