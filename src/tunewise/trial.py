@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -150,6 +150,29 @@ class History:
             and (fidelity is None or t.fidelity == fidelity)
         ]
         return min(candidates, key=lambda t: (t.objective, t.number)) if candidates else None
+
+
+def incumbent(trials: Iterable[Trial]) -> Trial | None:
+    """The best succeeded trial at the highest fidelity any succeeded trial reached.
+
+    Objectives at a low fidelity are not comparable with full ones, so a multi-fidelity study's
+    incumbent is taken among its highest-fidelity results (ties: the lower number).
+    """
+    best: Trial | None = None
+    for t in trials:
+        if t.status is not TrialStatus.SUCCEEDED or t.objective is None:
+            continue
+        if not math.isfinite(t.objective):
+            continue
+        if best is None:
+            best = t
+            continue
+        f, g = t.fidelity, best.fidelity
+        higher = f is not None and (g is None or f > g)
+        same = f == g
+        if higher or (same and (t.objective, t.number) < (best.objective, best.number)):
+            best = t
+    return best
 
 
 def trials_by_number(trials: Sequence[Trial]) -> dict[int, Trial]:

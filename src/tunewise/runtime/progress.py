@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import Counter
@@ -13,7 +12,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tunewise.trial import Trial, TrialStatus
+from tunewise.trial import Trial, TrialStatus, incumbent
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,7 @@ class Snapshot:
     @classmethod
     def of(cls, trials: list[Trial]) -> Snapshot:
         counts = Counter(t.status for t in trials)
-        finite = [
-            t
-            for t in trials
-            if t.status is TrialStatus.SUCCEEDED
-            and t.objective is not None
-            and math.isfinite(t.objective)
-        ]
-        best = min(finite, key=lambda t: (t.objective, t.number)) if finite else None
+        best = incumbent(trials)
         return cls(
             succeeded=counts[TrialStatus.SUCCEEDED],
             failed=counts[TrialStatus.FAILED],

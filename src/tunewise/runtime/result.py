@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tunewise.runtime.paths import default_study_name, trial_directory
 from tunewise.space import Space
 from tunewise.storage import Store, StudyStore
-from tunewise.trial import Trial, TrialStatus
+from tunewise.trial import Trial, TrialStatus, incumbent
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,19 +45,7 @@ class Result:
 
     @property
     def best(self) -> Trial | None:
-        succeeded = [
-            t
-            for t in self.trial_list
-            if t.status is TrialStatus.SUCCEEDED
-            and t.objective is not None
-            and math.isfinite(t.objective)
-        ]
-        if not succeeded:
-            return None
-        if self.space.fidelity is not None:
-            top = max(t.fidelity for t in succeeded if t.fidelity is not None)
-            succeeded = [t for t in succeeded if t.fidelity == top]
-        return min(succeeded, key=lambda t: (t.objective, t.number))
+        return incumbent(self.trial_list)
 
     @property
     def best_config(self) -> dict[str, Any] | None:
