@@ -40,6 +40,8 @@ def test_run_then_status(tmp_path, space_file, capsys) -> None:
             str(root),
             "--budget",
             "12",
+            "--optimizer",
+            "random_search",
             "--option",
             "use_priors=true",
             "--seed",
@@ -84,6 +86,8 @@ def test_status_lists_failures_with_their_first_error_line(tmp_path, space_file,
             "--seed",
             "0",
             "--quiet",
+            "--optimizer",
+            "random_search",
         ]
     )
     assert code == 0
@@ -153,6 +157,8 @@ def test_worker_attaches_to_a_running_study(tmp_path, space_file) -> None:
             "--budget",
             "24",
             "--quiet",
+            "--optimizer",
+            "random_search",
         ],
         cwd=REPO,
         env=env,

@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--optimizer", default="random_search", help="optimizer name")
+    parser.add_argument(
+        "--optimizer", default="auto", help="optimizer name (default: auto, chosen from the space)"
+    )
     parser.add_argument(
         "--option",
         action="append",
@@ -159,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         evaluate,
         space,
         root=args.root,
-        optimizer={"name": args.optimizer, **parse_options(args.option)},
+        optimizer=_optimizer(args.optimizer, parse_options(args.option)),
         budget=parse_budget(args.budget),
         workers=args.workers,
         storage=args.storage,
@@ -171,6 +173,14 @@ def _run(args: argparse.Namespace) -> int:
     )
     _print_best(result)
     return 0
+
+
+def _optimizer(name: str, options: dict[str, Any]) -> str | dict[str, Any]:
+    if name == "auto":
+        if options:
+            raise ValueError("--option needs an explicit --optimizer (auto chooses its own)")
+        return name
+    return {"name": name, **options}
 
 
 def _open_result(location: str, study: str | None) -> Any:

@@ -16,7 +16,13 @@ SPACE = tw.Space(x=tw.Float(-5.0, 5.0))
 
 def test_random_search_finds_the_minimum_of_a_quadratic(tmp_path) -> None:
     result = tw.run(
-        objectives.quadratic, SPACE, root=tmp_path / "q", budget=200, seed=0, progress=False
+        objectives.quadratic,
+        SPACE,
+        root=tmp_path / "q",
+        budget=200,
+        seed=0,
+        progress=False,
+        optimizer="random_search",
     )
     assert result.counts()["succeeded"] == 200
     assert result.best.objective < 0.01  # 200 uniform draws on [-5, 5] land within 0.1 of 1
@@ -34,13 +40,21 @@ def test_closures_and_lambdas_work_in_process(tmp_path) -> None:
         root=tmp_path / "lam",
         budget=20,
         progress=False,
+        optimizer="random_search",
     )
     assert result.counts()["succeeded"] == 20
 
 
 def test_unpicklable_objective_with_workers_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(TypeError, match="must be importable"):
-        tw.run(lambda c, t: 0.0, SPACE, root=tmp_path / "x", budget=2, workers=2)
+        tw.run(
+            lambda c, t: 0.0,
+            SPACE,
+            root=tmp_path / "x",
+            budget=2,
+            workers=2,
+            optimizer="random_search",
+        )
 
 
 def test_trial_context_gives_fidelity_directory_and_records_reports(tmp_path) -> None:
@@ -74,14 +88,27 @@ def test_trial_context_gives_fidelity_directory_and_records_reports(tmp_path) ->
     ],
 )
 def test_invalid_returns_fail_the_trial_with_the_reason(tmp_path, returned, reason) -> None:
-    result = tw.run(lambda c, t: returned, SPACE, root=tmp_path / "bad", budget=3, progress=False)
+    result = tw.run(
+        lambda c, t: returned,
+        SPACE,
+        root=tmp_path / "bad",
+        budget=3,
+        progress=False,
+        optimizer="random_search",
+    )
     assert result.counts()["failed"] == 3
     assert reason in result.trial_list[0].error
 
 
 def test_objective_that_raises_is_recorded_and_the_run_goes_on(tmp_path) -> None:
     result = tw.run(
-        objectives.fails_on_negative, SPACE, root=tmp_path / "r", budget=30, seed=2, progress=False
+        objectives.fails_on_negative,
+        SPACE,
+        root=tmp_path / "r",
+        budget=30,
+        seed=2,
+        progress=False,
+        optimizer="random_search",
     )
     failed = [t for t in result.trial_list if t.status is TrialStatus.FAILED]
     succeeded = [t for t in result.trial_list if t.status is TrialStatus.SUCCEEDED]
@@ -101,6 +128,7 @@ def test_on_error_raise_stops_after_recording_the_failure(tmp_path) -> None:
             seed=2,
             on_error="raise",
             progress=False,
+            optimizer="random_search",
         )
     result = tw.load(tmp_path / "r")
     assert result.trial_list[info.value.number].status is TrialStatus.FAILED
@@ -108,32 +136,70 @@ def test_on_error_raise_stops_after_recording_the_failure(tmp_path) -> None:
 
 def test_resume_continues_to_the_same_budget_and_extends_it(tmp_path) -> None:
     root = tmp_path / "resume"
-    tw.run(objectives.quadratic, SPACE, root=root, budget=10, seed=1, progress=False)
-    again = tw.run(objectives.quadratic, SPACE, root=root, budget=10, progress=False)
+    tw.run(
+        objectives.quadratic,
+        SPACE,
+        root=root,
+        budget=10,
+        seed=1,
+        progress=False,
+        optimizer="random_search",
+    )
+    again = tw.run(
+        objectives.quadratic, SPACE, root=root, budget=10, progress=False, optimizer="random_search"
+    )
     assert again.counts()["succeeded"] == 10  # already done: nothing more ran
-    more = tw.run(objectives.quadratic, SPACE, root=root, budget=25, progress=False)
+    more = tw.run(
+        objectives.quadratic, SPACE, root=root, budget=25, progress=False, optimizer="random_search"
+    )
     assert more.counts()["succeeded"] == 25
     assert [t.number for t in more.trial_list] == list(range(25))
 
 
 def test_resume_with_a_changed_space_says_what_changed_and_keeps_trials(tmp_path) -> None:
     root = tmp_path / "changed"
-    tw.run(objectives.quadratic, SPACE, root=root, budget=5, progress=False)
+    tw.run(
+        objectives.quadratic, SPACE, root=root, budget=5, progress=False, optimizer="random_search"
+    )
     changed = tw.Space(x=tw.Float(-5.0, 5.0), dropout=tw.Float(0.0, 0.5))
     with pytest.raises(StudyMismatchError, match="parameter 'dropout' was added"):
-        tw.run(objectives.quadratic, changed, root=root, budget=10, progress=False)
+        tw.run(
+            objectives.quadratic,
+            changed,
+            root=root,
+            budget=10,
+            progress=False,
+            optimizer="random_search",
+        )
     with pytest.raises(StudyMismatchError, match="seed"):
-        tw.run(objectives.quadratic, SPACE, root=root, budget=10, seed=12345, progress=False)
+        tw.run(
+            objectives.quadratic,
+            SPACE,
+            root=root,
+            budget=10,
+            seed=12345,
+            progress=False,
+            optimizer="random_search",
+        )
     assert tw.load(root).counts()["succeeded"] == 5
 
 
 def test_store_from_another_schema_version_is_refused_by_run(tmp_path) -> None:
     root = tmp_path / "old"
-    result = tw.run(objectives.quadratic, SPACE, root=root, budget=3, progress=False)
+    result = tw.run(
+        objectives.quadratic, SPACE, root=root, budget=3, progress=False, optimizer="random_search"
+    )
     with result._study.store.engine.begin() as conn:
         conn.execute(schema.meta.update().values(value="0"))
     with pytest.raises(SchemaVersionError, match="schema version 0"):
-        tw.run(objectives.quadratic, SPACE, root=root, budget=5, progress=False)
+        tw.run(
+            objectives.quadratic,
+            SPACE,
+            root=root,
+            budget=5,
+            progress=False,
+            optimizer="random_search",
+        )
     with result._study.store.engine.begin() as conn:
         assert len(conn.execute(schema.trials.select()).all()) == 3
 
@@ -141,7 +207,13 @@ def test_store_from_another_schema_version_is_refused_by_run(tmp_path) -> None:
 def test_same_seed_same_trials(tmp_path) -> None:
     runs = [
         tw.run(
-            objectives.quadratic, SPACE, root=tmp_path / f"s{i}", budget=8, seed=9, progress=False
+            objectives.quadratic,
+            SPACE,
+            root=tmp_path / f"s{i}",
+            budget=8,
+            seed=9,
+            progress=False,
+            optimizer="random_search",
         )
         for i in range(2)
     ]
@@ -157,6 +229,7 @@ def test_budget_by_cost_and_by_seconds(tmp_path) -> None:
         root=tmp_path / "cost",
         budget=tw.Budget(cost=7.0),
         progress=False,
+        optimizer="random_search",
     )
     assert by_cost.counts()["succeeded"] == 4  # 2+2+2 < 7, the fourth reaches 8
     by_time = tw.run(
@@ -165,6 +238,7 @@ def test_budget_by_cost_and_by_seconds(tmp_path) -> None:
         root=tmp_path / "time",
         budget=tw.Budget(seconds=0.5),
         progress=False,
+        optimizer="random_search",
     )
     assert by_time.counts()["succeeded"] > 10
 
@@ -190,7 +264,13 @@ def test_grid_search_run_ends_when_the_grid_is_exhausted(tmp_path) -> None:
 )
 def test_bad_arguments_are_clear_errors(tmp_path, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
-        tw.run(objectives.quadratic, SPACE, root=tmp_path / "bad", progress=False, **kwargs)
+        tw.run(
+            objectives.quadratic,
+            SPACE,
+            root=tmp_path / "bad",
+            progress=False,
+            **{"optimizer": "random_search", **kwargs},
+        )
 
 
 def test_fidelity_units_budget_counts_continuations_by_the_fidelity_they_add(tmp_path) -> None:
@@ -222,4 +302,5 @@ def test_auto_picks_from_the_space() -> None:
     fidelity = tw.Fidelity(1, 27)
     assert choose(tw.Space(x=tw.Float(0, 1, prior=0.5), e=fidelity)).name == "priorband"
     assert choose(tw.Space(x=tw.Float(0, 1), e=fidelity)).name == "hyperband"
-    assert choose(tw.Space(x=tw.Float(0, 1))).name == "random_search"
+    assert choose(tw.Space(x=tw.Float(0, 1, prior=0.5))).name == "pibo"
+    assert choose(tw.Space(x=tw.Float(0, 1))).name == "bayesian_optimization"

@@ -32,6 +32,7 @@ def test_four_workers_reach_exactly_the_budget_without_duplicates(tmp_path) -> N
         workers=4,
         seed=0,
         progress=False,
+        optimizer="random_search",
     )
     frame = result.trials
     assert len(frame) == 200 and (frame["status"] == "succeeded").all()
@@ -52,6 +53,7 @@ def test_four_workers_on_postgresql(tmp_path, postgres_url) -> None:
         workers=4,
         seed=0,
         progress=False,
+        optimizer="random_search",
     )
     frame = result.trials
     assert len(frame) == 60 and (frame["status"] == "succeeded").all()
@@ -89,6 +91,7 @@ def test_sigkilled_worker_trial_is_recovered_and_budget_reached(tmp_path, monkey
         heartbeat_interval=0.2,
         stale_after=1.0,
         progress=False,
+        optimizer="random_search",
     )
     killer.join()
     assert killed, "the test never found a running trial to kill"
@@ -108,7 +111,7 @@ import tunewise as tw
 from tests.runtime import objectives
 
 tw.run(objectives.slow_quadratic, tw.Space(x=tw.Float(-5.0, 5.0)), root=sys.argv[1],
-       budget=12, workers=int(sys.argv[2]), seed=3, progress=False)
+       budget=12, workers=int(sys.argv[2]), seed=3, progress=False, optimizer="random_search")
 """
 
 
@@ -143,7 +146,13 @@ def test_interrupted_run_requeues_its_trials_and_resumes_to_the_budget(
     assert 2 <= done_before < 12
 
     result = tw.run(
-        objectives.slow_quadratic, SPACE, root=root, budget=12, workers=1, progress=False
+        objectives.slow_quadratic,
+        SPACE,
+        root=root,
+        budget=12,
+        workers=1,
+        progress=False,
+        optimizer="random_search",
     )
     assert result.counts() == {
         "pending": 0,

@@ -8,8 +8,8 @@ from tunewise.space import Space
 
 
 def choose(space: Space) -> Optimizer:
-    """Priors and a fidelity -> ``priorband``; a fidelity alone -> ``hyperband``; otherwise
-    ``random_search`` (model-based choices for spaces without a fidelity come with BO/piBO)."""
+    """Priors and a fidelity -> ``priorband``; a fidelity alone -> ``hyperband``; priors alone ->
+    ``pibo``; neither -> ``bayesian_optimization`` (DESIGN.md §4)."""
     if space.fidelity is not None:
         return make("priorband" if space.has_priors else "hyperband")
-    return make("random_search")
+    return make("pibo" if space.has_priors else "bayesian_optimization")

@@ -45,7 +45,7 @@ def run(
     name ``study`` (default: the root folder's name); trial folders for checkpoints go under
     ``root``. Running again on the same root resumes the study up to the given budget.
     ``optimizer="auto"`` picks PriorBand for a space with priors and a fidelity, Hyperband for a
-    fidelity alone, random search otherwise.
+    fidelity alone, piBO for priors alone, Bayesian optimization otherwise.
     ``workers=1`` evaluates in this process (lambdas and closures work); ``workers=N`` starts N
     processes. A failing trial is recorded and the run goes on (``on_error="record"``) or, after
     recording it, raises :class:`~tunewise.runtime.worker.TrialFailed` (``"raise"``).

@@ -1,0 +1,201 @@
+"""Bayesian optimization: a GP over the unit cube of mixed, conditional spaces, with log-EI.
+
+Decisions per suggestion ``k`` (slot ``"bo:k"``, ``k = history.next_number + i``):
+
+1. *Initial design* while fewer than ``initial_design_size`` observations exist (default d + 1):
+   the prior configuration first when the space has priors and nobody evaluates it yet, then
+   uniform samples from ``rng_for(seed, k)``.
+2. Then the model (:mod:`tunewise.models.gp`): fit on finished trials at the maximum fidelity,
+   maximize log-EI (Ament et al. 2023) over the space (:mod:`tunewise.models.acquisition`), with
+   other workers' pending trials and the batch's earlier picks as a constant liar (``"log_ei"``) or
+   as ``X_pending`` of qLogNEI (``"qlog_nei"``).
+
+torch/BoTorch are imported inside :meth:`ask` only. The fit cache on the instance changes nothing
+but speed (anchored warm starts, see :mod:`tunewise.models.gp`). Each suggestion's ``info`` says
+where it came from and what the model cost (``fit_seconds``, ``acquisition_seconds``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tunewise.optimizers.base import Capabilities, Optimizer, check_n, max_fidelity, rng_for
+from tunewise.optimizers.registry import register
+from tunewise.space import Space
+from tunewise.trial import History, Suggestion
+
+_ACQUISITIONS = ("log_ei", "qlog_nei")
+
+
+def _positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+@register
+class BayesianOptimization(Optimizer):
+    """GP-based BO with log-EI at full fidelity; see the module docstring.
+
+    ``restarts`` / ``raw_samples``: L-BFGS starts and the random points they are picked from.
+    ``max_points``: training-set cap (best half + random rest beyond it). ``warm_iterations``:
+    L-BFGS iterations that refine the anchored hyperparameters between full fits.
+    """
+
+    name = "bayesian_optimization"
+    capabilities = Capabilities(priors=False, fidelity=False, conditions=True)
+    slot_prefix: ClassVar[str] = "bo"
+
+    def __init__(
+        self,
+        *,
+        initial_design_size: int | None = None,
+        acquisition: str = "log_ei",
+        restarts: int = 4,
+        raw_samples: int = 256,
+        max_points: int = 300,
+        warm_iterations: int = 20,
+    ) -> None:
+        owner = self.name
+        if initial_design_size is not None:
+            _positive_int(owner, "initial_design_size", initial_design_size)
+        if acquisition not in _ACQUISITIONS:
+            raise ValueError(
+                f"{owner}: acquisition must be one of {list(_ACQUISITIONS)}, got {acquisition!r}"
+            )
+        _positive_int(owner, "restarts", restarts)
+        _positive_int(owner, "raw_samples", raw_samples)
+        _positive_int(owner, "max_points", max_points, minimum=8)
+        _positive_int(owner, "warm_iterations", warm_iterations)
+        self.initial_design_size = initial_design_size
+        self.acquisition = acquisition
+        self.restarts = restarts
+        self.raw_samples = raw_samples
+        self.max_points = max_points
+        self.warm_iterations = warm_iterations
+        self._cache: Any = None  # models.gp.FitCache, created on the first model-based ask
+
+    def design_size(self, space: Space) -> int:
+        if self.initial_design_size is not None:
+            return self.initial_design_size
+        return len(space.dimension_names) + 1
+
+    def ask(self, history: History, n: int = 1) -> list[Suggestion]:
+        check_n(n)
+        space = history.space
+        fidelity = max_fidelity(space)
+        taken = {_key(t.config) for t in history.trials}
+        numbers = range(history.next_number, history.next_number + n)
+        n_finished = sum(1 for t in history.finished if fidelity is None or t.fidelity == fidelity)
+        n_ok = sum(1 for t in history.succeeded if fidelity is None or t.fidelity == fidelity)
+        if n_finished < self.design_size(space) or n_ok < 2:
+            configs = [self._design(space, history.seed, k, taken) for k in numbers]
+        else:
+            configs = self._from_model(history, list(numbers), taken)
+        return [
+            Suggestion(config=config, slot=f"{self.slot_prefix}:{k}", fidelity=fidelity, info=info)
+            for k, (config, info) in zip(numbers, configs, strict=True)
+        ]
+
+    def _design(
+        self, space: Space, seed: int, k: int, taken: set[Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The prior configuration if untried, else a uniform sample; marks it taken."""
+        if space.has_priors:
+            prior = space.prior_config()
+            if _key(prior) not in taken:
+                taken.add(_key(prior))
+                return prior, {"sampled_from": "prior"}
+        config = space.sample(rng_for(seed, k))
+        taken.add(_key(config))
+        return config, {"sampled_from": "random"}
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def _prior(self, encoding: Any, n_obs: int) -> tuple[Any, float]:
+        """(log-prior module, exponent) weighting the acquisition; none for plain BO."""
+        return None, 0.0
+
+    def _from_model(
+        self, history: History, numbers: list[int], taken: set[Any]
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        from tunewise.models import gp
+
+        with gp.one_thread():
+            return self._model_suggestions(history, numbers, taken)
+
+    def _model_suggestions(
+        self, history: History, numbers: list[int], taken: set[Any]
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        import torch
+
+        from tunewise.models import acquisition as acq_mod
+        from tunewise.models import gp
+
+        space = history.space
+        encoding = gp.Encoding.of(space)
+        if self._cache is None:
+            self._cache = gp.FitCache()
+        start = time.perf_counter()
+        obs = gp.observations(history, encoding)
+        model, train_x, train_y = gp.fitted_model(
+            obs,
+            encoding,
+            seed=history.seed,
+            max_points=self.max_points,
+            warm_iterations=self.warm_iterations,
+            cache=self._cache,
+        )
+        fit_seconds = time.perf_counter() - start
+        pending = [torch.empty((0, encoding.dim), dtype=gp.DTYPE)]
+        if history.pending:
+            pending_u = space.encode_many([dict(t.config) for t in history.pending])
+            pending.append(torch.tensor(encoding.to_model(pending_u), dtype=gp.DTYPE))
+        prior, exponent = self._prior(encoding, len(obs))
+        tx = torch.tensor(train_x, dtype=gp.DTYPE)
+        best_f, lie = -float(np.min(train_y)), -float(np.max(train_y))
+        results = []
+        for k in numbers:
+            start = time.perf_counter()
+            seed = int(rng_for(history.seed, k, 0xAC).integers(2**31))
+            x_pending = torch.cat(pending)
+            if self.acquisition == "log_ei":
+                acq_model = acq_mod.condition_on_lies(model, x_pending, lie)
+                x_pending_arg = None
+            else:
+                acq_model, x_pending_arg = model, x_pending if len(x_pending) else None
+            acq = acq_mod.acquisition_function(
+                self.acquisition,
+                acq_model,
+                tx,
+                best_f,
+                x_pending_arg,
+                seed=seed,
+                prior=prior,
+                prior_exponent=exponent,
+            )
+            x = acq_mod.optimize(
+                acq, encoding, restarts=self.restarts, raw_samples=self.raw_samples, seed=seed
+            )
+            config = space.decode(encoding.to_unit(x.numpy())[0])
+            info: dict[str, Any] = {
+                "sampled_from": "model",
+                "fit_seconds": round(fit_seconds, 4),
+                "acquisition_seconds": round(time.perf_counter() - start, 4),
+                "train_points": len(train_y),
+            }
+            if _key(config) in taken:  # the acquisition's best is a known config: explore
+                config = space.sample(rng_for(history.seed, k, 0xD0))
+                info["sampled_from"] = "random (model proposed a known config)"
+            taken.add(_key(config))
+            pending.append(
+                torch.tensor(encoding.to_model(space.encode(config)), dtype=gp.DTYPE).reshape(1, -1)
+            )
+            results.append((config, info))
+        return results
+
+
+def _key(config: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in dict(config).items()))

@@ -1,0 +1,81 @@
+"""The GP's input encoding, imputation of inactive dimensions, training-set cap and anchored fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import tunewise as tw
+from tunewise.models import gp
+from tunewise.trial import History, Trial, TrialStatus
+
+SPACE = tw.Space(
+    lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4),
+    depth=tw.Integer(1, 4),
+    optimizer=tw.Categorical(["adamw", "sgd", "rmsprop"], prior="adamw"),
+    momentum=tw.Float(0.0, 0.99, when={"optimizer": "sgd"}),
+)
+
+
+def test_encoding_codes_categoricals_and_imputes_inactive_dimensions() -> None:
+    enc = gp.Encoding.of(SPACE)
+    assert enc.cat_dims == {2: 3}
+    assert enc.int_dims[1] == [0.0, 1 / 3, 2 / 3, 1.0]
+    configs = [
+        {"lr": 1e-3, "depth": 2, "optimizer": "sgd", "momentum": 0.5},
+        {"lr": 1e-3, "depth": 2, "optimizer": "rmsprop"},
+    ]
+    x = enc.to_model(SPACE.encode_many(configs))
+    assert x[:, 2].tolist() == [1.0, 2.0]
+    assert x[0, 3] == SPACE["momentum"].to_unit(0.5)
+    assert x[1, 3] == enc.impute[3] == 0.5  # the default of an inactive momentum
+    decoded = [SPACE.decode(u) for u in enc.to_unit(x)]
+    assert [{**d, "lr": round(d["lr"], 12)} for d in decoded] == configs
+    assert enc.bounds().tolist() == [[0, 0, 0, 0], [1, 1, 2, 1]]
+
+
+def test_the_model_ignores_inactive_values() -> None:
+    enc = gp.Encoding.of(SPACE)
+    rng = np.random.default_rng(0)
+    configs = SPACE.sample_many(rng, 12)
+    x = enc.to_model(SPACE.encode_many(configs))
+    model, _, _ = gp.fitted_model(
+        gp.Observations(x, rng.normal(size=12), np.arange(12), 12), enc, seed=0
+    )
+    a = torch.tensor([[0.3, 0.5, 0.0, 0.1], [0.3, 0.5, 0.0, 0.9]], dtype=gp.DTYPE)
+    mean = model.posterior(a).mean.squeeze(-1)
+    assert torch.allclose(mean[0], mean[1])  # adamw: momentum inactive, same prediction
+
+
+def test_training_subset_keeps_the_best_half_and_is_seeded() -> None:
+    y = np.arange(100, dtype=np.float64)[::-1].copy()
+    obs = gp.Observations(np.zeros((100, 1)), y, np.arange(100), 100)
+    idx = gp.training_subset(obs, 20, seed=3)
+    assert len(idx) == 20 and set(range(90, 100)) <= set(idx.tolist())
+    assert idx.tolist() == gp.training_subset(obs, 20, seed=3).tolist()
+    assert gp.training_subset(obs, 200, seed=3).tolist() == list(range(100))
+
+
+def test_a_cached_anchor_gives_the_same_model_as_a_cold_fit() -> None:
+    space = tw.Space(x=tw.Float(0.0, 1.0))
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(11, 1))
+    obs = gp.Observations(x, np.sin(6 * x[:, 0]), np.arange(11), 11)
+    enc = gp.Encoding.of(space)
+    cache = gp.FitCache()
+    gp.fitted_model(obs.head(8), enc, seed=0, cache=cache)  # fills the anchor for n = 8..15
+    warm, _, _ = gp.fitted_model(obs, enc, seed=0, cache=cache)
+    cold, _, _ = gp.fitted_model(obs, enc, seed=0)
+    test = torch.linspace(0, 1, 7, dtype=gp.DTYPE).unsqueeze(-1)
+    assert torch.allclose(warm.posterior(test).mean, cold.posterior(test).mean)
+
+
+def test_observations_read_only_full_fidelity_finished_trials() -> None:
+    space = tw.Space(x=tw.Float(0.0, 1.0), e=tw.Fidelity(1, 9))
+    trials = (
+        Trial(1, {"x": 0.5}, TrialStatus.SUCCEEDED, fidelity=9, objective=2.0),
+        Trial(0, {"x": 0.25}, TrialStatus.SUCCEEDED, fidelity=9, objective=float("nan")),
+    )
+    obs = gp.observations(History(space=space, seed=0, trials=trials), gp.Encoding.of(space))
+    assert obs.numbers.tolist() == [0, 1] and obs.y.tolist() == [2.0, 2.0]
+    assert obs.n_succeeded == 1

@@ -1,0 +1,67 @@
+"""piBO: a good prior speeds BO up, a bad one is overcome (Hvarfner et al. 2022)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tunewise as tw
+from tests.optimizers.test_bayesian_optimization import BRANIN, BRANIN_MIN, run_study
+from tunewise import optimizers
+from tunewise.trial import History
+
+# Close to the minimum at (pi, 2.275), not on it (f = 0.73 there), with high confidence.
+GOOD = tw.Space(
+    x=tw.Float(-5.0, 10.0, prior=3.5, confidence="high"),
+    y=tw.Float(0.0, 15.0, prior=2.8, confidence="high"),
+)
+# The corner (-5, 0), the worst point of Branin (f = 308), with high confidence.
+BAD = tw.Space(
+    x=tw.Float(-5.0, 10.0, prior=-5.0, confidence="high"),
+    y=tw.Float(0.0, 15.0, prior=0.0, confidence="high"),
+)
+SEEDS = range(3)
+
+
+def _best(values: list[float], n: int) -> float:
+    return min(values[:n]) - BRANIN_MIN
+
+
+def test_a_good_prior_beats_bo_early() -> None:
+    pibo = [_best(run_study(optimizers.PiBO(), GOOD, 10, s), 10) for s in SEEDS]
+    bo = [_best(run_study(optimizers.BayesianOptimization(), BRANIN, 10, s), 10) for s in SEEDS]
+    assert np.median(pibo) < 0.5, pibo
+    assert np.median(pibo) < np.median(bo), (pibo, bo)
+
+
+def test_a_bad_prior_is_overcome() -> None:
+    regrets = [_best(run_study(optimizers.PiBO(), BAD, 40, s), 40) for s in SEEDS]
+    assert np.median(regrets) < 0.05, regrets
+    assert max(regrets) < 0.5, regrets
+
+
+def test_the_prior_weight_decays_as_beta_over_n() -> None:
+    from tunewise.models.gp import Encoding
+
+    optimizer = optimizers.PiBO(beta=4.0)
+    module, exponent = optimizer._prior(Encoding.of(GOOD), 8)
+    assert module is not None and exponent == pytest.approx(0.5)
+    assert optimizers.PiBO(beta=0)._prior(Encoding.of(GOOD), 8) == (None, 0.0)
+    assert optimizer._prior(Encoding.of(BRANIN), 8) == (None, 0.0)  # no priors: plain BO
+
+
+def test_first_suggestion_is_the_prior_and_slots_are_pibo() -> None:
+    (s,) = optimizers.PiBO().ask(History(space=GOOD, seed=0), 1)
+    assert dict(s.config) == GOOD.prior_config() and s.slot == "pibo:0"
+
+
+@pytest.mark.parametrize("beta", [-1.0, float("nan"), "10", True])
+def test_beta_is_validated(beta: object) -> None:
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        optimizers.PiBO(beta=beta)  # type: ignore[arg-type]
+
+
+def test_spec_round_trips() -> None:
+    optimizer = optimizers.PiBO(beta=2.5, acquisition="qlog_nei")
+    assert optimizers.make(optimizer.spec()) == optimizer
+    assert optimizer.spec()["name"] == "pibo"
