@@ -34,7 +34,7 @@ import hashlib
 import math
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,11 +310,15 @@ def fitted_model(
     max_points: int = 300,
     warm_iterations: int = 20,
     cache: FitCache | None = None,
+    build: Callable[[Array, Array, Encoding], SingleTaskGP] | None = None,
 ) -> tuple[SingleTaskGP, Array, Array]:
     """The GP for ``obs`` (see the module docstring for the anchor warm start).
 
     Returns the fitted model and its training data ``x`` (m, d), ``y`` (m,), ``m <= max_points``.
+    ``build`` makes the unfitted model (default :func:`build_model`; multi-fidelity models pass
+    :func:`build_model_with_fidelity`).
     """
+    make = build_model if build is None else build
     n = len(obs)
     anchor_n = 1 << (n.bit_length() - 1)  # largest power of two <= n
     anchor = obs.head(anchor_n)
@@ -322,7 +326,7 @@ def fitted_model(
     key = _digest(encoding, anchor.x[a_idx], anchor.y[a_idx])
     start = cache.get(key) if cache is not None else None
     if start is None:
-        model = build_model(anchor.x[a_idx], anchor.y[a_idx], encoding)
+        model = make(anchor.x[a_idx], anchor.y[a_idx], encoding)
         fit(model, seed=int(rng_for(seed, anchor_n, 0xF17).integers(2**31)))
         start = hyperparameters(model)
         if cache is not None:
@@ -330,9 +334,57 @@ def fitted_model(
         if anchor_n == n:
             return model, anchor.x[a_idx], anchor.y[a_idx]
     idx = training_subset(obs, max_points, seed)
-    model = build_model(obs.x[idx], obs.y[idx], encoding)
+    model = make(obs.x[idx], obs.y[idx], encoding)
     load_hyperparameters(model, start)
     if anchor_n != n:
         fit(model, seed=int(rng_for(seed, n, 0xF17).integers(2**31)), maxiter=warm_iterations)
     model.eval()
     return model, obs.x[idx], obs.y[idx]
+
+
+# -- multi-fidelity: the fidelity as one more input column ---------------------------------------
+
+
+def fidelity_unit(space: Space, fidelity: float) -> float:
+    """A fidelity value on the log scale of the space's fidelity range, in [0, 1]."""
+    param = space.fidelity
+    assert param is not None, "the space has no fidelity"
+    lower, upper = float(param.lower), float(param.upper)
+    if upper <= lower:
+        return 1.0
+    return float(np.clip(math.log(float(fidelity) / lower) / math.log(upper / lower), 0.0, 1.0))
+
+
+def multi_fidelity_observations(history: History, encoding: Encoding) -> Observations:
+    """Succeeded trials at *every* fidelity as training data: ``x`` is (n, d + 1), model
+    coordinates plus :func:`fidelity_unit` as the last column. Failed trials are left out."""
+    space = history.space
+    rows, fids, ys, numbers = [], [], [], []
+    for trial in history.succeeded:
+        if trial.fidelity is None or trial.objective is None or not math.isfinite(trial.objective):
+            continue
+        rows.append(space.encode(dict(trial.config)))
+        fids.append(fidelity_unit(space, trial.fidelity))
+        ys.append(float(trial.objective))
+        numbers.append(trial.number)
+    if rows:
+        x = np.column_stack([encoding.to_model(np.asarray(rows)), np.asarray(fids)])
+    else:
+        x = np.empty((0, encoding.dim + 1))
+    y = np.asarray(ys, dtype=np.float64)
+    order = np.argsort(numbers, kind="stable")
+    return Observations(x[order], y[order], np.asarray(numbers, dtype=np.int64)[order], len(ys))
+
+
+def build_model_with_fidelity(x: Array, y: Array, encoding: Encoding) -> SingleTaskGP:
+    """Like :func:`build_model` for ``x`` (n, d + 1) whose last column is the fidelity.
+
+    No :class:`ImputeInactive` transform: the caller only evaluates points that are already
+    imputed (:meth:`Encoding.to_model`), so the model sees the same constants as in training.
+    """
+    train_x = torch.tensor(x, dtype=DTYPE)
+    train_y = -torch.tensor(y, dtype=DTYPE).unsqueeze(-1)
+    cat_dims = [j for j, k in encoding.cat_dims.items() if k > 1]
+    if cat_dims:
+        return MixedSingleTaskGP(train_x, train_y, cat_dims=cat_dims)
+    return SingleTaskGP(train_x, train_y)

@@ -6,6 +6,18 @@ the prior configuration itself is evaluated first. The bracket schedule is Hyper
 or successive halving's, ASHA's or asynchronous Hyperband's (``base=``). Every trial records why it
 was tried in ``info["sampled_from"]``: ``prior_config``, ``prior``, ``incumbent``, ``random`` or
 ``promotion``.
+
+**PriorBand+BO** (``model_based=True``; ALGORITHMS.md §4, NePS-old's variant): once the fidelity
+spent by finished trials (:func:`~tunewise.optimizers.priorband_policy.fidelity_spent`) reaches
+``initial_design_size`` full-fidelity evaluations (default 10, NePS-old's ``initial_design_size``
+of its PriorBand+BO configuration), new configurations come from a GP instead of the policy
+(``info["sampled_from"] == "model"``); promotions still follow the brackets. One GP on all
+succeeded trials with the fidelity (log scale of its range) as an extra input; two-stage log-EI
+(:mod:`tunewise.models.multi_fidelity`): score :data:`N_CANDIDATES` candidates at the target rung's
+fidelity, keep the top 10, re-score them at the maximum fidelity, take the best. Candidates
+(a departure from NePS-old's 1000 uniform ones, to keep the prior's influence): half drawn from the
+PriorBand policy's own mix (prior / mutated incumbent / uniform, in its current proportions), half
+uniform. torch is imported only when the model is used.
 """
 
 from __future__ import annotations
@@ -17,12 +29,16 @@ import numpy as np
 from tunewise.optimizers.base import Capabilities
 from tunewise.optimizers.bracket_optimizer import BracketOptimizer, Schedule
 from tunewise.optimizers.brackets import Rungs
-from tunewise.optimizers.priorband_policy import PriorBandPolicy
+from tunewise.optimizers.priorband_policy import SOURCES, PriorBandPolicy, fidelity_spent
 from tunewise.optimizers.registry import register
 from tunewise.optimizers.schedules import AsynchronousSchedule, SynchronousSchedule
 from tunewise.trial import History
 
 BASES = ("hyperband", "successive_halving", "asha", "async_hyperband")
+N_CANDIDATES = 1000
+"""Candidates scored by the model per new configuration (half from the policy, half uniform)."""
+DEFAULT_INITIAL_DESIGN = 10
+"""Full-fidelity evaluations' worth of fidelity spent before the model takes over (NePS-old)."""
 
 
 @register
@@ -46,6 +62,8 @@ class PriorBand(BracketOptimizer):
         prior_first: bool = True,
         weighting: str = "geometric",
         split: str = "dynamic",
+        model_based: bool = False,
+        initial_design_size: int | None = None,
     ) -> None:
         self.eta = eta
         self.early_stopping_rate = early_stopping_rate
@@ -55,7 +73,21 @@ class PriorBand(BracketOptimizer):
         self.prior_first = prior_first
         self.weighting = weighting
         self.split = split
+        self.model_based = model_based
+        self.initial_design_size = initial_design_size
         self._check()
+        if not isinstance(model_based, bool):
+            raise ValueError(f"priorband: model_based must be True or False, not {model_based!r}")
+        if initial_design_size is not None and (
+            isinstance(initial_design_size, bool)
+            or not isinstance(initial_design_size, int)
+            or initial_design_size < 1
+        ):
+            raise ValueError(
+                "priorband: initial_design_size must be an integer >= 1 or None, "
+                f"not {initial_design_size!r}"
+            )
+        self._cache: Any = None  # models.gp.FitCache, created on the first model-based sample
         if base not in BASES:
             raise ValueError(f"priorband: base must be one of {BASES}, not {base!r}")
         self._policy = PriorBandPolicy(
@@ -78,4 +110,62 @@ class PriorBand(BracketOptimizer):
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
     ) -> tuple[dict[str, Any], str]:
+        if self.model_based and self.model_active(history):
+            picked = self._from_model(history, rungs=rungs, rung=rung, rng=rng)
+            if picked is not None:
+                return picked, "model"
         return self._policy.sample(history, rungs=rungs, rung=rung, rng=rng)
+
+    # -- PriorBand+BO ------------------------------------------------------------------------
+
+    def model_active(self, history: History) -> bool:
+        """Whether the switch point is reached: fidelity spent / max fidelity >= N."""
+        fidelity = history.space.fidelity
+        if fidelity is None:
+            return False
+        n = self.initial_design_size or DEFAULT_INITIAL_DESIGN
+        return fidelity_spent(history) / float(fidelity.upper) >= n - 1e-12
+
+    def candidates(
+        self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
+        """:data:`N_CANDIDATES` configurations: half from the policy's mix, half uniform."""
+        space = history.space
+        n_policy = N_CANDIDATES // 2
+        p = self._policy.probabilities(history, rungs=rungs, rung=rung)
+        weights = np.array([p[s] for s in SOURCES], dtype=np.float64)
+        counts = dict(zip(SOURCES, rng.multinomial(n_policy, weights / weights.sum()), strict=True))
+        incumbent = history.best()
+        if incumbent is None:
+            counts["random"] += counts.pop("incumbent")
+            counts["incumbent"] = 0
+        configs = space.sample_many(rng, int(counts["prior"]), use_priors=True)
+        if incumbent is not None:
+            configs += [
+                self._policy.mutate(space, incumbent.config, rng)
+                for _ in range(int(counts["incumbent"]))
+            ]
+        configs += space.sample_many(rng, int(counts["random"]) + N_CANDIDATES - n_policy)
+        return configs
+
+    def _from_model(
+        self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
+    ) -> dict[str, Any] | None:
+        if self.prior_first and not any(
+            t.info.get("sampled_from") == "prior_config" for t in history
+        ):
+            return None  # the prior configuration still comes first
+        configs = self.candidates(history, rungs=rungs, rung=rung, rng=rng)
+        from tunewise.models import gp, multi_fidelity
+
+        if self._cache is None:
+            self._cache = gp.FitCache()
+        with gp.one_thread():
+            picked = multi_fidelity.two_stage_pick(
+                history,
+                configs,
+                target_fidelity=rungs.fidelities[rung],
+                seed=history.seed,
+                cache=self._cache,
+            )
+        return None if picked is None else configs[picked[0]]
