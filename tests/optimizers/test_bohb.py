@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tunewise as tw
+from tests.optimizers.loop import run_sequentially
 from tunewise import optimizers
 from tunewise.optimizers.bohb import BOHB, observations
 from tunewise.trial import History, Trial, TrialStatus
@@ -34,24 +35,9 @@ def run(
     fail: Callable[[int], bool] = lambda number: False,
 ) -> list[Trial]:
     """Ask-evaluate-tell with one worker on an in-memory history."""
-    trials: list[Trial] = []
-    for _ in range(n):
-        history = History(space=space, seed=seed, trials=tuple(trials))
-        (s,) = optimizer.ask(history, 1)
-        failed = fail(history.next_number)
-        trials.append(
-            Trial(
-                number=history.next_number,
-                config=s.config,
-                status=TrialStatus.FAILED if failed else TrialStatus.SUCCEEDED,
-                fidelity=s.fidelity,
-                slot=s.slot,
-                objective=None if failed else loss(dict(s.config), s.fidelity),
-                previous_trial=s.previous_trial,
-                info=s.info,
-            )
-        )
-    return trials
+    return run_sequentially(
+        optimizer, space=space, loss=loss, n=n, seed=seed, fail=lambda number, s: fail(number)
+    )
 
 
 def sources(trials: list[Trial]) -> list[str]:

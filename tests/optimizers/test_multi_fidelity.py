@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tunewise as tw
+from tests.optimizers import loop
 from tunewise import optimizers
 from tunewise.optimizers.brackets import Rungs
 from tunewise.trial import History, Trial, TrialStatus
@@ -19,38 +20,10 @@ def loss(config: dict, fidelity: float) -> float:
     return (config["x"] - 0.3) ** 2 + 1.0 / fidelity
 
 
-def run_sequentially(optimizer, space=SPACE27, n=60, seed=0, fail=lambda t: False):
-    """Ask-evaluate-tell with one worker; returns the trials."""
-    trials: list[Trial] = []
-    for _ in range(n):
-        history = History(space=space, seed=seed, trials=tuple(trials))
-        suggestions = optimizer.ask(history, 1)
-        if not suggestions:
-            break
-        (s,) = suggestions
-        trial = Trial(
-            number=history.next_number,
-            config=s.config,
-            status=TrialStatus.RUNNING,
-            fidelity=s.fidelity,
-            slot=s.slot,
-            previous_trial=s.previous_trial,
-            info=s.info,
-        )
-        failed = fail(trial)
-        trials.append(
-            Trial(
-                number=trial.number,
-                config=s.config,
-                status=TrialStatus.FAILED if failed else TrialStatus.SUCCEEDED,
-                fidelity=s.fidelity,
-                slot=s.slot,
-                objective=None if failed else loss(dict(s.config), s.fidelity),
-                previous_trial=s.previous_trial,
-                info=s.info,
-            )
-        )
-    return trials
+def run_sequentially(optimizer, space=SPACE27, n=60, seed=0, fail=None):  # type: ignore[no-untyped-def]
+    return loop.run_sequentially(
+        optimizer, space=space, loss=loss, n=n, seed=seed, fail=fail or (lambda number, s: False)
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,7 +94,9 @@ def test_hyperband_runs_the_brackets_of_the_reference_table_in_order() -> None:
 
 def test_failed_trials_are_never_promoted() -> None:
     trials = run_sequentially(
-        optimizers.SuccessiveHalving(), n=36, fail=lambda t: t.number % 2 == 0 and t.fidelity == 1
+        optimizers.SuccessiveHalving(),
+        n=36,
+        fail=lambda number, s: number % 2 == 0 and s.fidelity == 1,
     )
     failed = {t.number for t in trials if t.status is TrialStatus.FAILED}
     promoted = [t for t in trials if t.previous_trial is not None]

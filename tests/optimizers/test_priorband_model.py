@@ -8,12 +8,11 @@ import sys
 import pytest
 
 import tunewise as tw
+from tests.optimizers.loop import run_sequentially
 from tunewise import optimizers
 from tunewise.optimizers.priorband import PriorBand
 from tunewise.optimizers.priorband_policy import fidelity_spent
 from tunewise.trial import History
-
-from .test_multi_fidelity import run_sequentially
 
 SPACE = tw.Space(
     x=tw.Float(0.0, 1.0, prior=0.3),
@@ -31,7 +30,7 @@ def loss(config: dict, fidelity: float) -> float:
 @pytest.fixture(scope="module")
 def trials():
     return run_sequentially(
-        PriorBand(model_based=True, initial_design_size=3), space=SPACE, n=45, seed=3
+        PriorBand(model_based=True, initial_design_size=3), space=SPACE, loss=loss, n=45, seed=3
     )
 
 
@@ -60,17 +59,17 @@ def test_model_suggestions_are_valid_configs(trials) -> None:
 
 def test_same_seed_same_suggestions(trials) -> None:
     again = run_sequentially(
-        PriorBand(model_based=True, initial_design_size=3), space=SPACE, n=45, seed=3
+        PriorBand(model_based=True, initial_design_size=3), space=SPACE, loss=loss, n=45, seed=3
     )
     assert [dict(t.config) for t in again] == [dict(t.config) for t in trials]
     assert [t.info for t in again] == [t.info for t in trials]
 
 
 def test_default_priorband_never_uses_the_model(trials) -> None:
-    plain = run_sequentially(PriorBand(), space=SPACE, n=30, seed=3)
+    plain = run_sequentially(PriorBand(), space=SPACE, loss=loss, n=30, seed=3)
     assert all(t.info["sampled_from"] != "model" for t in plain)
     # the default switch point, 10 full evaluations' worth, is not reached in a short run
-    short = run_sequentially(PriorBand(model_based=True), space=SPACE, n=20, seed=3)
+    short = run_sequentially(PriorBand(model_based=True), space=SPACE, loss=loss, n=20, seed=3)
     assert all(t.info["sampled_from"] != "model" for t in short)
 
 
