@@ -23,7 +23,10 @@ def add_bench_parser(commands: Any) -> None:
         nargs="+",
         required=True,
         metavar="SPEC",
-        help="e.g. random_search 'RS+prior=random_search:use_priors=true'",
+        help=(
+            "e.g. random_search 'RS+prior=random_search:use_priors=true'; Optuna's samplers "
+            "as baselines: 'TPE=optuna:sampler=tpe' 'GP=optuna:sampler=gp'"
+        ),
     )
     bench.add_argument(
         "--benchmarks", nargs="+", required=True, metavar="NAME", help="names or patterns"

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tunewise.optimizers import make as make_optimizer
 from tunewise.runtime.simulation import Event, simulate
+from tunewise.suite.baselines import make_algorithm
 from tunewise.suite.spec import AlgorithmSpec
 
 COLUMNS = [
@@ -136,7 +136,7 @@ def run_job(job: Job) -> pd.DataFrame:
     events = simulate(
         benchmark.objective(seed=job.seed),
         space,
-        optimizer=make_optimizer(job.algorithm.optimizer),
+        optimizer=make_algorithm(job.algorithm.optimizer),
         seed=job.seed,
         fidelity_units=job.budget,
         workers=job.workers,

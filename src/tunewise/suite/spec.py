@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tunewise.optimizers import make as make_optimizer
+from tunewise.suite.baselines import make_algorithm
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def parse_algorithm(text: str) -> AlgorithmSpec:
             )
         params[key.strip()] = yaml.safe_load(value)
     optimizer = {"name": name.strip(), **params}
-    make_optimizer(optimizer)  # unknown names and parameters fail here, before any run starts
+    make_algorithm(optimizer)  # unknown names and parameters fail here, before any run starts
     if not label:
         label = name + (
             "(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")" if params else ""
