@@ -43,7 +43,8 @@ class Trial:
     ``number`` is dense per study (0, 1, 2, ...). ``slot`` is the optimizer's key for the decision
     that created it (e.g. ``"sample:17"``); no two live trials share a slot. ``previous_trial`` is
     the lower-fidelity trial this one continues from. ``learning_curve`` holds ``(step, value)``
-    pairs as reported by the objective.
+    pairs as reported by the objective. ``device`` names the accelerator it ran on (e.g.
+    ``"cuda:0"``), when the runtime assigned one.
     """
 
     number: int
@@ -62,6 +63,7 @@ class Trial:
     created_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    device: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "config", _frozen(self.config))

@@ -7,6 +7,8 @@ from tunewise.storage.errors import (
     StudyMismatchError,
     StudyNotFoundError,
 )
+from tunewise.storage.migrations import migrate
+from tunewise.storage.retry import RetryPolicy
 from tunewise.storage.schema import SCHEMA_VERSION
 from tunewise.storage.store import (
     Claim,
@@ -25,6 +27,7 @@ __all__ = [
     "Claim",
     "ClaimOutcome",
     "Limits",
+    "RetryPolicy",
     "SchemaVersionError",
     "StorageError",
     "Store",
@@ -33,6 +36,7 @@ __all__ = [
     "StudyRecord",
     "StudyStore",
     "Totals",
+    "migrate",
     "safe_url",
     "storage_url",
     "worker_name",

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
+
+from tunewise.storage.errors import StorageError, malformed_url_message
 
 DB_FILENAME = "tunewise.db"
 _BEGIN_OPTION = "tunewise_begin"
@@ -40,6 +43,20 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL: show no part of it that could hold a secret
         return "<unparsable storage URL>"
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`StorageError` unless ``url`` names a SQLite or PostgreSQL store."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StorageError(malformed_url_message(url, "it cannot be parsed")) from None
+    if parsed.host and "@" in parsed.host:
+        raise StorageError(malformed_url_message(url, "there is an '@' in the host part"))
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        why = f"tunewise stores trials in sqlite or postgresql, not {backend}"
+        raise StorageError(malformed_url_message(url, why))
 
 
 def is_sqlite(url: str) -> bool:

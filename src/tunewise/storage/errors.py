@@ -1,4 +1,10 @@
-"""Errors the store raises; each message says what to do next."""
+"""Errors the store raises; each message says what to do next, and none shows a password."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.engine import make_url
 
 
 class StorageError(RuntimeError):
@@ -15,3 +21,100 @@ class StudyNotFoundError(StorageError):
 
 class StudyMismatchError(StorageError):
     """An existing study was created with another space or optimizer."""
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^/]*@")
+
+_MISCONFIGURED = (
+    "authentication failed",  # password, ident, peer, ...
+    "no pg_hba.conf entry",
+    "does not exist",  # role or database
+    "ssl was required",
+    "invalid dsn",
+    "invalid connection option",
+    "invalid integer value",
+    "permission denied",
+)
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "failed to resolve host",
+    "could not translate host name",
+    "name or service not known",
+    "timeout expired",
+    "timed out",
+    "no route to host",
+    "network is unreachable",
+    "server closed the connection",
+    "the database system is",  # starting up / shutting down / in recovery
+)
+
+
+def mask_password(text: str) -> str:
+    """``text`` with the password of any URL in it replaced by ``***`` (even if unparsable)."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+
+
+def first_line(exc: BaseException | None) -> str:
+    """The first line of an exception's message (drivers put hints on later lines)."""
+    text = str(exc).strip() if exc is not None else ""
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def server_of(url: str) -> str:
+    """``host:port`` of a server URL, for messages."""
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+def is_unreachable(text: str) -> bool:
+    """True when a driver's message says the server could not be reached at all."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _UNREACHABLE)
+
+
+def is_misconfigured(text: str) -> bool:
+    """True for connection errors that waiting cannot fix: credentials, a missing database, SSL."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _MISCONFIGURED)
+
+
+def open_error_message(url: str, driver_error: BaseException | None) -> str:
+    """Why a store could not be opened, and what to check, from the driver's error."""
+    from tunewise.storage.engine import is_sqlite, safe_url
+
+    detail = mask_password(first_line(driver_error))
+    prefix = f"cannot open the store at {safe_url(url)}"
+    if is_sqlite(url):
+        return f"{prefix}: {detail}"
+    parsed = make_url(url)
+    lowered = str(driver_error).lower()
+    if (
+        "authentication failed" in lowered
+        or "pg_hba.conf" in lowered
+        or ('role "' in lowered and "does not exist" in lowered)
+    ):
+        return (
+            f"{prefix}: authentication failed for user {parsed.username!r} at {server_of(url)} "
+            f"({detail}). Check the user name and password in the storage URL."
+        )
+    if 'database "' in lowered and "does not exist" in lowered:
+        return (
+            f"{prefix}: the database {parsed.database!r} does not exist on {server_of(url)}. "
+            f"Create it (e.g. createdb -h {parsed.host or 'localhost'} -p {parsed.port or 5432} "
+            f"{parsed.database}) or fix the URL."
+        )
+    if is_unreachable(lowered):
+        return (
+            f"{prefix}: cannot reach the database server at {server_of(url)} ({detail}). "
+            "Is the server running, and reachable from this machine?"
+        )
+    return f"{prefix}: {detail}"
+
+
+def malformed_url_message(url: str, why: str) -> str:
+    return (
+        f"malformed storage URL {mask_password(url)!r}: {why}. Expected a SQLite file path, "
+        "sqlite:///PATH, or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (URL-encode special "
+        "characters in the password, e.g. @ as %40)."
+    )

@@ -21,8 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
-"""Bump on any change to the tables below, and add a migration."""
+SCHEMA_VERSION = 2
+"""Bump on any change to the tables below, and add a step to ``migrations.STEPS``."""
 
 metadata = MetaData()
 
@@ -74,6 +74,7 @@ trials = Table(
     Column("info", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("worker", String(255), nullable=True),
+    Column("device", String(64), nullable=True),  # the accelerator it ran on (schema 2)
     Column("heartbeat", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float, nullable=True),

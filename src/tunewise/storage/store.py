@@ -6,30 +6,45 @@ Contract (checked by ``tests/storage/test_conformance.py`` on every backend):
 - a claim is one short transaction on the locked study row: the optimizer's (possibly slow) ``ask``
   runs before it, on a snapshot, and a taken slot or an exhausted budget is reported, not waited on;
 - every finished trial is recorded exactly once, and a finished trial is never changed again;
-- a running trial whose heartbeat went stale is marked ``crashed`` and re-queued as a new pending
-  trial with the same slot (or failed, after ``max_retries``);
+- a running trial whose heartbeat went stale, or whose worker is known to have died, is marked
+  ``crashed`` and re-queued as a new pending trial with the same slot (or failed, after
+  ``max_retries``);
 - reads return snapshots (frozen :class:`~tunewise.trial.Trial` objects), and a worker reads only
-  what changed since its last read.
+  what changed since its last read;
+- every operation rides through transient database faults (see :mod:`tunewise.storage.retry`);
+  claim, claim_pending and finish recognise their own commit when re-run after a lost reply.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, bindparam, func, inspect, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    bindparam,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError
 
 from tunewise.space import Space
 from tunewise.storage import schema
 from tunewise.storage.engine import (
+    check_url,
     is_sqlite,
     make_engine,
     read_transaction,
@@ -42,13 +57,30 @@ from tunewise.storage.errors import (
     StorageError,
     StudyMismatchError,
     StudyNotFoundError,
+    open_error_message,
 )
+from tunewise.storage.migrations import newer_message, older_message
+from tunewise.storage.retry import RetryPolicy, run_with_retry
 from tunewise.trial import History, Suggestion, Trial, TrialStatus
 
 logger = logging.getLogger("tunewise")
 
 T = schema.trials
 S = schema.studies
+DEVICE_LENGTH = 64
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retried(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """Run the method (one transaction, safe to run again) through transient database faults."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._retrying(method.__name__, lambda: method(self, *args, **kwargs))
+
+    return wrapper
 
 
 class _Statements:
@@ -64,7 +96,7 @@ class _Statements:
         self.changed = (
             select(T).where(T.c.study_id == sid, T.c.seq > bindparam("b_after")).order_by(T.c.seq)
         )
-        self.slot_taken = select(T.c.number).where(
+        self.slot_taken = select(T.c.number, T.c.status, T.c.worker, T.c.config).where(
             T.c.study_id == sid, T.c.slot == bindparam("b_slot")
         )
         self.insert_trial = T.insert()
@@ -207,23 +239,54 @@ def worker_name() -> str:
 
 
 class Store:
-    """A connection to one tunewise store (many studies), SQLite file or PostgreSQL database."""
+    """A connection to one tunewise store (many studies), SQLite file or PostgreSQL database.
 
-    def __init__(self, url: str) -> None:
+    Opening fails fast with a message that says what to fix (malformed URL, server unreachable,
+    authentication failed, no such database, older or newer schema): at that point a fault is
+    almost always a mistake, and a user should not wait two minutes to learn it. Once open,
+    every operation retries transient faults under ``retry`` (a :class:`RetryPolicy`; by default
+    120 s, or ``TUNEWISE_STORE_RETRY_SECONDS``). ``retry_open=True`` retries the opening too
+    (but never bad credentials or a missing database): for worker processes of a run whose store
+    was already opened elsewhere, which may start while the server restarts.
+    """
+
+    def __init__(
+        self, url: str, *, retry: RetryPolicy | None = None, retry_open: bool = False
+    ) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._where = safe_url(url)
+        check_url(url)
         try:
-            self._ensure_schema()
+            self.engine: Engine = make_engine(url)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StorageError(
+                f"cannot open the store at {self._where}: its database driver is not installed "
+                f"({exc}); for PostgreSQL, pip install 'psycopg[binary]'"
+            ) from None
+        try:
+            if retry_open:
+                self._retrying("opening the store", self._ensure_schema)
+            else:
+                self._ensure_schema()
         except DBAPIError as exc:
             self.engine.dispose()
-            raise StorageError(
-                f"cannot open the store at {safe_url(url)}: {_first_line(exc.orig)}"
-            ) from None
+            raise StorageError(open_error_message(url, exc.orig)) from None
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @classmethod
-    def at(cls, *, root: str | os.PathLike[str] | None = None, storage: str | None = None) -> Store:
+    def at(
+        cls,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        storage: str | None = None,
+        retry: RetryPolicy | None = None,
+        retry_open: bool = False,
+    ) -> Store:
         """The store named by ``storage`` (URL or SQLite path), else ``<root>/tunewise.db``."""
-        return cls(storage_url(root=root, storage=storage))
+        return cls(storage_url(root=root, storage=storage), retry=retry, retry_open=retry_open)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -235,7 +298,19 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store('{safe_url(self.url)}')"
+        return f"Store('{self._where}')"
+
+    def _retrying(self, what: str, operation: Callable[[], R]) -> R:
+        """Run ``operation`` (one whole transaction) again through transient faults."""
+        return run_with_retry(
+            operation, policy=self.retry, what=what, where=self._where, on_fault=self._on_fault
+        )
+
+    def _on_fault(self) -> None:
+        # After a server restart every pooled connection is dead: start the retry on fresh ones.
+        # (SQLite has no connections to lose, and an in-memory database would be lost with them.)
+        if not is_sqlite(self.url):
+            self.engine.dispose()
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -258,19 +333,20 @@ class Store:
             found = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
             ).scalar()
-        if found is None or int(found) != schema.SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"the store at {safe_url(self.url)} has schema version {found}, but this tunewise "
-                f"reads version {schema.SCHEMA_VERSION}. Nothing was changed: open it with the "
-                "tunewise version that wrote it, or start a new root/database."
-            )
+        version = None if found is None else int(found)
+        if version is not None and version < schema.SCHEMA_VERSION:
+            raise SchemaVersionError(older_message(self.url, version))
+        if version != schema.SCHEMA_VERSION:
+            raise SchemaVersionError(newer_message(self.url, version))
 
     # -- studies --------------------------------------------------------------------------------
 
+    @_retried
     def study_names(self) -> list[str]:
         with read_transaction(self.engine) as conn:
             return list(conn.execute(select(S.c.name).order_by(S.c.id)).scalars())
 
+    @_retried
     def open_study(self, name: str) -> StudyRecord:
         with read_transaction(self.engine) as conn:
             row = conn.execute(select(S).where(S.c.name == name)).mappings().first()
@@ -281,6 +357,7 @@ class Store:
             )
         return _study_record(row)
 
+    @_retried
     def create_or_open_study(
         self,
         name: str,
@@ -371,11 +448,6 @@ def _study_record(row: RowMapping) -> StudyRecord:
     )
 
 
-def _first_line(exc: BaseException | None) -> str:
-    text = str(exc).strip() if exc is not None else ""
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class StudyStore:
     """One study's trials as seen by one worker, with an incremental cache of the trial table."""
 
@@ -383,6 +455,7 @@ class StudyStore:
         self.store = store
         self.record = record
         self._engine = store.engine
+        self._retrying = store._retrying
         self._id = record.id
         fidelity = record.space.fidelity
         self._integer_fidelity = bool(fidelity is not None and fidelity.is_integer)
@@ -402,6 +475,7 @@ class StudyStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
+    @_retried
     def refresh(self) -> int:
         """Read the trials changed since the last read; returns how many changed."""
         with read_transaction(self._engine) as conn:
@@ -449,11 +523,13 @@ class StudyStore:
             self._open.pop(number, None)
         self._history = None
 
+    @_retried
     def totals(self) -> Totals:
         with read_transaction(self._engine) as conn:
             row = conn.execute(select(S).where(S.c.id == self._id)).mappings().one()
         return _totals(row)
 
+    @_retried
     def budget(self) -> dict[str, Any]:
         """The study's current budget as stored (the latest ``run`` call may have changed it)."""
         with read_transaction(self._engine) as conn:
@@ -461,30 +537,54 @@ class StudyStore:
 
     # -- claims ---------------------------------------------------------------------------------
 
-    def claim(self, suggestion: Suggestion, *, worker: str, limits: Limits) -> Claim:
-        """Insert ``suggestion`` as a running trial if its slot is free and the budget allows."""
+    @_retried
+    def claim(
+        self, suggestion: Suggestion, *, worker: str, limits: Limits, device: str | None = None
+    ) -> Claim:
+        """Insert ``suggestion`` as a running trial if its slot is free and the budget allows.
+
+        ``device`` names the accelerator the trial will run on. If the slot is already running
+        under ``worker`` with the same config, that trial is returned: it is this worker's own
+        claim, committed before a lost reply.
+        """
+        _check_device(device)
         increment = self._fidelity_increment(suggestion)
+        config = _dumps(dict(suggestion.config))
         now = time.time()
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
+            taken = (
+                conn.execute(_SQL.slot_taken, {"b_sid": self._id, "b_slot": suggestion.slot})
+                .mappings()
+                .first()
+            )
+            if taken is not None:
+                if (taken["status"], taken["worker"], taken["config"]) != (
+                    TrialStatus.RUNNING.value,
+                    worker,
+                    config,
+                ):
+                    return Claim(ClaimOutcome.CONFLICT)
+                row = conn.execute(
+                    _SQL.trial_by_number, {"b_sid": self._id, "b_number": taken["number"]}
+                ).mappings()
+                trial = self._to_trial(row.one())
+                self._put(trial)
+                return Claim(ClaimOutcome.CLAIMED, trial)
             if limits.exhausted_for_new(totals):
                 return Claim(ClaimOutcome.BUDGET)
-            taken = conn.execute(
-                _SQL.slot_taken, {"b_sid": self._id, "b_slot": suggestion.slot}
-            ).first()
-            if taken is not None:
-                return Claim(ClaimOutcome.CONFLICT)
             seq = totals.seq + 1
             values = {
                 "study_id": self._id,
                 "number": totals.next_number,
                 "slot": suggestion.slot,
                 "status": TrialStatus.RUNNING.value,
-                "config": _dumps(dict(suggestion.config)),
+                "config": config,
                 "fidelity": _float_or_none(suggestion.fidelity),
                 "fidelity_increment": increment,
                 "info": _dumps(dict(suggestion.info)) if suggestion.info else None,
                 "worker": worker,
+                "device": device,
                 "heartbeat": now,
                 "created_at": now,
                 "started_at": now,
@@ -498,11 +598,41 @@ class StudyStore:
         self._put(trial)  # _seq is not advanced: the next refresh re-reads it
         return Claim(ClaimOutcome.CLAIMED, trial)
 
-    def claim_pending(self, *, worker: str, limits: Limits) -> Trial | None:
-        """Start the oldest queued trial (a re-queued crash or interruption), if any."""
+    def claim_pending(
+        self, *, worker: str, limits: Limits, device: str | None = None
+    ) -> Trial | None:
+        """Start the oldest queued trial (a re-queued crash or interruption), if any.
+
+        ``device`` names the accelerator it will run on. Run again after a lost reply, it
+        returns the trial its first run claimed (found by worker and start time).
+        """
+        _check_device(device)
         now = time.time()
+        return self._retrying(
+            "claim_pending", lambda: self._claim_pending(worker, limits, device, now)
+        )
+
+    def _claim_pending(
+        self, worker: str, limits: Limits, device: str | None, now: float
+    ) -> Trial | None:
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
+            ours = (
+                conn.execute(
+                    select(T).where(
+                        T.c.study_id == self._id,
+                        T.c.status == TrialStatus.RUNNING.value,
+                        T.c.worker == worker,
+                        T.c.started_at == now,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if ours is not None:
+                trial = self._to_trial(ours)
+                self._put(trial)
+                return trial
             if limits.exhausted_for_pending(totals):
                 return None
             row = (
@@ -521,6 +651,7 @@ class StudyStore:
             changes = {
                 "status": TrialStatus.RUNNING.value,
                 "worker": worker,
+                "device": device,
                 "heartbeat": now,
                 "started_at": now,
                 "seq": seq,
@@ -533,6 +664,7 @@ class StudyStore:
 
     # -- while running --------------------------------------------------------------------------
 
+    @_retried
     def heartbeat(
         self, number: int, *, worker: str, learning_curve: list[tuple[float, float]] | None = None
     ) -> bool:
@@ -551,6 +683,7 @@ class StudyStore:
             result = conn.execute(statement, params)
             return result.rowcount == 1
 
+    @_retried
     def finish(
         self,
         number: int,
@@ -563,7 +696,12 @@ class StudyStore:
         info: Mapping[str, Any] | None = None,
         error: str | None = None,
     ) -> Trial:
-        """Record the result of ``worker``'s trial, exactly once."""
+        """Record the result of ``worker``'s trial, exactly once.
+
+        Recording the same result by the same worker again (a retry after a lost reply) returns
+        the stored trial and counts nothing twice; any other result for a finished trial is an
+        error.
+        """
         if not status.finished:
             raise ValueError(f"finish() needs succeeded or failed, not {status}")
         now = time.time()
@@ -576,6 +714,10 @@ class StudyStore:
             )
             current = TrialStatus(row["status"])
             if current.finished:
+                if row["worker"] == worker and _same_outcome(row, status, objective, cost, error):
+                    trial = self._to_trial(row)
+                    self._put(trial)
+                    return trial
                 raise StorageError(f"trial {number} of study {self.name!r} is already {current}")
             if current is not TrialStatus.RUNNING or row["worker"] != worker:
                 # Declared dead while still working (e.g. a stalled heartbeat): the result is
@@ -629,6 +771,7 @@ class StudyStore:
         self._put(trial)
         return trial
 
+    @_retried
     def release(self, number: int, *, worker: str, reason: str) -> bool:
         """Put ``worker``'s running trial back in the queue (Ctrl-C, SIGTERM) to run again later."""
         with write_transaction(self._engine) as conn:
@@ -663,24 +806,67 @@ class StudyStore:
         has crashed ``max_retries + 1`` times; then it is marked failed. Returns their numbers.
         """
         cutoff = time.time() - stale_after
-        stale_filter = (
-            T.c.study_id == self._id,
-            T.c.status == TrialStatus.RUNNING.value,
-            T.c.heartbeat < cutoff,
+        stale = T.c.heartbeat < cutoff
+        if not self._retrying("recover_stale", lambda: self._any_running(stale)):
+            return []  # the usual case, found with a cheap read
+
+        def why(row: Mapping[str, Any], now: float) -> str:
+            age = now - (row["heartbeat"] or now)
+            return f"worker {row['worker']} stopped sending heartbeats ({age:.0f} s ago)"
+
+        return self._retrying(
+            "recover_stale", lambda: self._crash(stale, why, max_retries, "stale heartbeat")
         )
-        with read_transaction(self._engine) as conn:  # cheap check first: usually nothing is stale
-            if conn.execute(select(func.count()).select_from(T).where(*stale_filter)).scalar() == 0:
-                return []
+
+    def recover_worker(self, worker: str, *, max_retries: int, reason: str) -> list[int]:
+        """Treat the running trials of ``worker``, known to be dead, as crashed right now.
+
+        Exactly what :meth:`recover_stale` does for a stale heartbeat (crashed row kept, retry
+        queued with the slot, failed after ``max_retries``), without waiting for ``stale_after``:
+        for a supervisor that saw the worker's process die. ``reason`` says how (e.g. "exited
+        with signal SIGKILL"). Returns the trials' numbers.
+        """
+        return self._retrying(
+            "recover_worker",
+            lambda: self._crash(
+                T.c.worker == worker,
+                lambda _row, _now: f"worker {worker}: {reason}",
+                max_retries,
+                reason,
+            ),
+        )
+
+    def _any_running(self, condition: ColumnElement[bool]) -> bool:
+        with read_transaction(self._engine) as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(T)
+                .where(T.c.study_id == self._id, T.c.status == TrialStatus.RUNNING.value, condition)
+            ).scalar()
+        return bool(count)
+
+    def _crash(
+        self,
+        condition: ColumnElement[bool],
+        why: Callable[[Mapping[str, Any], float], str],
+        max_retries: int,
+        label: str,
+    ) -> list[int]:
+        """Mark the running trials matching ``condition`` crashed and queue their retries."""
         recovered = []
         now = time.time()
         with write_transaction(self._engine) as conn:
             totals = self._lock(conn)
             seq, next_number = totals.seq, totals.next_number
             failed, failed_units = 0, 0.0
-            for row in conn.execute(select(T).where(*stale_filter).order_by(T.c.number)).mappings():
+            rows = conn.execute(
+                select(T)
+                .where(T.c.study_id == self._id, T.c.status == TrialStatus.RUNNING.value, condition)
+                .order_by(T.c.number)
+            ).mappings()
+            for row in rows.all():
                 seq += 1
-                age = now - (row["heartbeat"] or now)
-                why = f"worker {row['worker']} stopped sending heartbeats ({age:.0f} s ago)"
+                reason = why(row, now)
                 if row["retries"] < max_retries:
                     conn.execute(
                         update(T)
@@ -688,7 +874,7 @@ class StudyStore:
                         .values(
                             status=TrialStatus.CRASHED.value,
                             slot=None,
-                            error=f"{why}; re-queued as trial {next_number}",
+                            error=f"{reason}; re-queued as trial {next_number}",
                             finished_at=now,
                             seq=seq,
                         )
@@ -717,7 +903,7 @@ class StudyStore:
                         .where(T.c.id == row["id"])
                         .values(
                             status=TrialStatus.FAILED.value,
-                            error=f"{why}; crashed {row['retries'] + 1} times, "
+                            error=f"{reason}; crashed {row['retries'] + 1} times, "
                             f"not retried again (max_retries={max_retries})",
                             finished_at=now,
                             seq=seq,
@@ -726,18 +912,19 @@ class StudyStore:
                     failed += 1
                     failed_units += _finite_or_zero(row["fidelity_increment"])
                 recovered.append(row["number"])
-            conn.execute(
-                update(S)
-                .where(S.c.id == self._id)
-                .values(
-                    seq=seq,
-                    next_number=next_number,
-                    n_finished=S.c.n_finished + failed,
-                    fidelity_spent=S.c.fidelity_spent + failed_units,
+            if recovered:
+                conn.execute(
+                    update(S)
+                    .where(S.c.id == self._id)
+                    .values(
+                        seq=seq,
+                        next_number=next_number,
+                        n_finished=S.c.n_finished + failed,
+                        fidelity_spent=S.c.fidelity_spent + failed_units,
+                    )
                 )
-            )
         for number in recovered:
-            logger.warning("trial %d crashed (stale heartbeat); recovered", number)
+            logger.warning("trial %d crashed (%s); recovered", number, label)
         return recovered
 
     # -- helpers --------------------------------------------------------------------------------
@@ -785,6 +972,7 @@ class StudyStore:
             created_at=row.get("created_at"),
             started_at=row.get("started_at"),
             finished_at=row.get("finished_at"),
+            device=row.get("device"),
         )
 
 
@@ -797,6 +985,34 @@ def _totals(row: RowMapping) -> Totals:
         cost_spent=row["cost_spent"],
         fidelity_claimed=row["fidelity_claimed"],
         fidelity_spent=row["fidelity_spent"],
+    )
+
+
+def _check_device(device: str | None) -> None:
+    if device is not None and (not isinstance(device, str) or len(device) > DEVICE_LENGTH):
+        raise ValueError(
+            f"device must be a name of at most {DEVICE_LENGTH} characters, got {device!r}"
+        )
+
+
+def _same_outcome(
+    row: Mapping[str, Any],
+    status: TrialStatus,
+    objective: float | None,
+    cost: float | None,
+    error: str | None,
+) -> bool:
+    """True when the stored result is the given one (a NaN may come back as NULL from SQLite)."""
+
+    def same(stored: float | None, given: float | None) -> bool:
+        missing = (stored is None or math.isnan(stored), given is None or math.isnan(given))
+        return all(missing) or (not any(missing) and stored == given)
+
+    return (
+        row["status"] == status.value
+        and same(row["objective"], objective)
+        and same(row["cost"], cost)
+        and row["error"] == error
     )
 
 
