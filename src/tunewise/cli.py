@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
+    migrate = commands.add_parser("migrate", help="upgrade a store written by an older tunewise")
+    migrate.add_argument(
+        "location", metavar="ROOT_OR_URL", help="a root folder, SQLite file or storage URL"
+    )
+    migrate.set_defaults(handler=_migrate)
+
     from tunewise.analysis.command import add_analyze_parser
     from tunewise.suite.command import add_bench_parser
 
@@ -233,6 +239,21 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         reporter.stop(study.trials)
     print(f"tunewise: worker {worker.name} evaluated {evaluated} trial(s)", file=sys.stderr)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from tunewise.storage import SCHEMA_VERSION, migrate
+    from tunewise.storage.errors import mask_password
+
+    done = migrate(args.location)
+    where = mask_password(args.location)
+    if not done:
+        print(f"tunewise: {where} is already at schema version {SCHEMA_VERSION}; nothing to do")
+    for line in done:
+        print(f"tunewise: {line}")
+    if done:
+        print(f"tunewise: {where} is now at schema version {SCHEMA_VERSION}")
     return 0
 
 
