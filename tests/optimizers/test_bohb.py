@@ -120,8 +120,8 @@ def _proposed_x(history: History) -> float:
     rungs = bohb.rungs(SPACE)
     xs = []
     for key in range(20):
-        config, source = bohb.sample(history, rungs=rungs, rung=0, rng=np.random.default_rng(key))
-        assert source == "model"
+        config, info = bohb.sample(history, rungs=rungs, rung=0, rng=np.random.default_rng(key))
+        assert info["sampled_from"] == "model" and info["model_seconds"] >= 0
         xs.append(config["x"])
     return float(np.median(xs))
 

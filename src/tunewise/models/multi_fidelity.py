@@ -7,7 +7,9 @@ column (the last). Promotions give one row per rung reached.
 Two-stage acquisition (NePS-old, Mallik et al. 2023): score the candidates by log-EI at the target
 rung's fidelity, keep the best ``top_k``, re-score those at the maximum fidelity and take the best.
 The EI incumbent at a fidelity is the best loss observed there (NePS-old: the target rung's best),
-else the best loss at any fidelity.
+else the best loss at any fidelity. Pending trials (other workers', and earlier picks of the same
+batch) are a pessimistic constant liar at their fidelity. ``fit_seconds`` and
+``acquisition_seconds`` go to the trial's info; the training set is capped at ``max_points``.
 
 Imports torch: import this module inside an ``ask`` path only.
 """
@@ -15,6 +17,7 @@ Imports torch: import this module inside an ``ask`` path only.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +26,7 @@ import torch
 from botorch.acquisition import LogExpectedImprovement
 
 from tunewise.models import gp
+from tunewise.models.acquisition import condition_on_lies
 from tunewise.trial import History
 
 TOP_K = 10
@@ -51,7 +55,8 @@ def two_stage_pick(
     obs = gp.multi_fidelity_observations(history, encoding)
     if len(obs) < 2:
         return None
-    model, _, _ = gp.fitted_model(
+    start = time.perf_counter()
+    model, _, train_y = gp.fitted_model(
         obs,
         encoding,
         seed=seed,
@@ -60,6 +65,10 @@ def two_stage_pick(
         cache=cache,
         build=gp.build_model_with_fidelity,
     )
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    pending = _pending_points(history, encoding)
+    model = condition_on_lies(model, pending, -float(np.max(train_y)))
     x = encoding.to_model(space.encode_many([dict(c) for c in candidates]))
     z_target = gp.fidelity_unit(space, target_fidelity)
     z_top = gp.fidelity_unit(space, top)
@@ -68,11 +77,29 @@ def two_stage_pick(
     final = _log_ei(model, obs, x[keep], z_top)
     best = int(keep[int(np.argmax(final))])
     info = {
-        "train_points": len(obs),
+        "train_points": len(train_y),
+        "pending_points": len(pending),
         "log_ei_target": round(float(scores[best]), 4),
         "log_ei_max": round(float(final.max()), 4),
+        "fit_seconds": round(fit_seconds, 4),
+        "acquisition_seconds": round(time.perf_counter() - start, 4),
     }
     return best, info
+
+
+def _pending_points(history: History, encoding: gp.Encoding) -> torch.Tensor:
+    """Other workers' running and queued trials as model rows (config plus fidelity column).
+
+    They enter as a pessimistic constant liar (as in Bayesian optimization), so parallel workers
+    are not sent to the same region while those results are outstanding.
+    """
+    space = history.space
+    rows = [t for t in history.pending if t.fidelity is not None]
+    if not rows:
+        return torch.empty((0, encoding.dim + 1), dtype=gp.DTYPE)
+    x = encoding.to_model(space.encode_many([dict(t.config) for t in rows]))
+    z = [gp.fidelity_unit(space, t.fidelity) for t in rows]
+    return torch.tensor(np.column_stack([x, z]), dtype=gp.DTYPE)
 
 
 def _log_ei(model: Any, obs: gp.Observations, x: gp.Array, z: float) -> gp.Array:

@@ -16,6 +16,7 @@ inactive dimensions draws from the passed ``rng``, and a cache would change the 
 from __future__ import annotations
 
 import math
+import time
 from numbers import Real
 from typing import Any
 
@@ -141,14 +142,21 @@ class BOHB(BracketOptimizer):
 
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
-    ) -> tuple[dict[str, Any], str]:
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         space = history.space
+        random = {"sampled_from": "random"}
         if not space.dimension_names or rng.random() < self.random_fraction:
-            return space.sample(rng), "random"
+            return space.sample(rng), random
+        start = time.perf_counter()
         fitted = self.model(history, rungs, rng)
         if fitted is None:
-            return space.sample(rng), "random"
+            return space.sample(rng), random
         u = fitted[1].propose(rng, self.num_samples, bandwidth_factor=self.bandwidth_factor)
         if u is None:
-            return space.sample(rng), "random"
-        return space.decode(u), "model"
+            return space.sample(rng), random
+        info = {
+            "sampled_from": "model",
+            "model_rung": fitted[0],
+            "model_seconds": round(time.perf_counter() - start, 4),
+        }
+        return space.decode(u), info

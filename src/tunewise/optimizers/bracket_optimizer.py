@@ -57,9 +57,10 @@ class BracketOptimizer(Optimizer):
 
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
-    ) -> tuple[dict[str, Any], str]:
-        """A new configuration to start at ``rung`` and where it came from (uniform here)."""
-        return history.space.sample(rng), "random"
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new configuration to start at ``rung``, and ``info`` for its trial: at least where it
+        came from (``sampled_from``; uniform here), plus what a model cost where one was used."""
+        return history.space.sample(rng), {"sampled_from": "random"}
 
     def ask(self, history: History, n: int = 1) -> list[Suggestion]:
         check_n(n)
@@ -75,13 +76,14 @@ class BracketOptimizer(Optimizer):
                 break
             fidelity = rungs.fidelities[decision.rung]
             if decision.previous is None:
-                config, source = self.sample(
+                config, sample_info = self.sample(
                     view, rungs=rungs, rung=decision.rung, rng=rng_for(view.seed, key, 1)
                 )
                 previous = None
             else:
-                config, source, previous = decision.previous.config, "promotion", decision.previous
-            info = {"sampled_from": source, "rung": decision.rung, "bracket": decision.bracket}
+                config, previous = decision.previous.config, decision.previous
+                sample_info = {"sampled_from": "promotion"}
+            info = {**sample_info, "rung": decision.rung, "bracket": decision.bracket}
             suggestion = Suggestion(
                 config=config,
                 slot=decision.slot,

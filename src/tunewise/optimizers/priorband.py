@@ -109,12 +109,13 @@ class PriorBand(BracketOptimizer):
 
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
-    ) -> tuple[dict[str, Any], str]:
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         if self.model_based and self.model_active(history):
             picked = self._from_model(history, rungs=rungs, rung=rung, rng=rng)
             if picked is not None:
-                return picked, "model"
-        return self._policy.sample(history, rungs=rungs, rung=rung, rng=rng)
+                return picked
+        config, source = self._policy.sample(history, rungs=rungs, rung=rung, rng=rng)
+        return config, {"sampled_from": source}
 
     # -- PriorBand+BO ------------------------------------------------------------------------
 
@@ -150,7 +151,7 @@ class PriorBand(BracketOptimizer):
 
     def _from_model(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         if self.prior_first and not any(
             t.info.get("sampled_from") == "prior_config" for t in history
         ):
@@ -168,4 +169,7 @@ class PriorBand(BracketOptimizer):
                 seed=history.seed,
                 cache=self._cache,
             )
-        return None if picked is None else configs[picked[0]]
+        if picked is None:
+            return None
+        index, facts = picked
+        return configs[index], {"sampled_from": "model", **facts}
