@@ -192,6 +192,76 @@ class TestStoreConformance:
         assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
         assert study.totals().n_finished == 1
 
+    def test_dead_worker_is_recovered_at_once(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)
+        study.claim(suggestion("b"), worker="alive", limits=NO_LIMITS)
+        study.claim(suggestion("c"), worker="dead", limits=NO_LIMITS)
+        assert study.recover_worker("nobody", max_retries=1, reason="exited") == []
+        recovered = study.recover_worker("dead", max_retries=1, reason="exited with SIGKILL")
+        assert recovered == [0, 2]
+        study.refresh()
+        first, alive, second, retry_a, retry_c = study.trials()
+        assert first.status is second.status is TrialStatus.CRASHED
+        assert first.slot is None and first.worker == "dead"
+        assert first.error == "worker dead: exited with SIGKILL; re-queued as trial 3"
+        assert alive.status is TrialStatus.RUNNING
+        assert (retry_a.status, retry_a.slot, retry_a.retry_of) == (TrialStatus.PENDING, "a", 0)
+        assert (retry_c.slot, retry_c.retry_of) == ("c", 2)
+        assert retry_a.config == first.config and retry_a.fidelity == first.fidelity
+        assert study.totals().n_live == 3  # each crash is counted once, through its retry
+        # The retry runs on the next claim; after max_retries a dead worker's trial fails.
+        claimed = study.claim_pending(worker="next", limits=NO_LIMITS)
+        assert claimed.number == 3
+        assert study.recover_worker("next", max_retries=1, reason="killed") == [3]
+        study.refresh()
+        final = study.trials()[3]
+        assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
+        assert study.totals().n_finished == 1
+
+    def test_device_is_recorded_with_the_claim(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        trial = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS, device="cuda:1").trial
+        study.claim(suggestion("b"), worker="w", limits=NO_LIMITS)
+        study.release(1, worker="w", reason="test")
+        queued = study.claim_pending(worker="w2", limits=NO_LIMITS, device="cuda:0")
+        assert (trial.device, queued.device) == ("cuda:1", "cuda:0")
+        other = make_study(storage_url, study.name)
+        other.refresh()
+        assert [t.device for t in other.trials()] == ["cuda:1", "cuda:0"]
+        done = study.finish(0, worker="w", status=TrialStatus.SUCCEEDED, objective=1.0)
+        assert done.device == "cuda:1"
+        with pytest.raises(ValueError, match="at most 64 characters"):
+            study.claim(suggestion("c"), worker="w", limits=NO_LIMITS, device="x" * 65)
+
+    def test_claim_and_finish_run_again_return_what_they_recorded(self, storage_url: str) -> None:
+        """A retry after a lost reply: the worker's own commit is recognised, not repeated."""
+        study = make_study(storage_url)
+        first = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
+        again = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
+        assert again.outcome is ClaimOutcome.CLAIMED and again.trial.number == first.trial.number
+        other_config = study.claim(suggestion("a", lr=0.05), worker="w", limits=NO_LIMITS)
+        assert other_config.outcome is ClaimOutcome.CONFLICT
+        assert (study.totals().n_live, study.totals().next_number) == (1, 1)
+        done = study.finish(0, worker="w", status=TrialStatus.SUCCEEDED, objective=0.5, cost=2.0)
+        repeated = study.finish(
+            0, worker="w", status=TrialStatus.SUCCEEDED, objective=0.5, cost=2.0
+        )
+        assert repeated == done
+        with pytest.raises(StorageError, match="already succeeded"):
+            study.finish(0, worker="w", status=TrialStatus.SUCCEEDED, objective=0.7, cost=2.0)
+        with pytest.raises(StorageError, match="already succeeded"):
+            study.finish(0, worker="w2", status=TrialStatus.SUCCEEDED, objective=0.5, cost=2.0)
+        totals = study.totals()
+        assert (totals.n_finished, totals.cost_spent) == (1, 2.0)
+        nan = float("nan")
+        study.claim(suggestion("b"), worker="w", limits=NO_LIMITS)
+        failed = study.finish(1, worker="w", status=TrialStatus.FAILED, objective=nan, error="e")
+        assert study.finish(
+            1, worker="w", status=TrialStatus.FAILED, objective=nan, error="e"
+        ).status is (failed.status)
+        assert study.totals().n_finished == 2
+
     def test_heartbeat_of_a_trial_that_is_not_ours_reports_false(self, storage_url: str) -> None:
         study = make_study(storage_url)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)

@@ -134,10 +134,10 @@ def _url_of(location: str | os.PathLike[str]) -> str:
         return storage_url(storage=text)
     path = Path(text).expanduser()
     if path.is_dir():
-        return storage_url(root=path)
+        path = path / DB_FILENAME
     if path.is_file():
-        return storage_url(storage=text)
-    raise StorageError(f"no tunewise store at {text!r} (neither a folder, a file nor a URL)")
+        return storage_url(storage=str(path))
+    raise StorageError(f"no tunewise store at {text!r} (no such SQLite file, folder or URL)")
 
 
 def _location(url: str) -> str:

@@ -74,7 +74,6 @@ trials = Table(
     Column("info", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("worker", String(255), nullable=True),
-    Column("device", String(64), nullable=True),  # the accelerator it ran on (schema 2)
     Column("heartbeat", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float, nullable=True),
@@ -83,6 +82,8 @@ trials = Table(
     Column("retry_of", Integer, nullable=True),
     Column("retries", Integer, nullable=False, default=0),
     Column("seq", BigInteger, nullable=False),
+    # Schema 2 (last, where ALTER TABLE ADD COLUMN puts it): the accelerator the trial ran on.
+    Column("device", String(64), nullable=True),
     UniqueConstraint("study_id", "number", name="uq_tw_trials_number"),
     # A crashed trial hands its slot to its retry by setting its own slot to NULL.
     UniqueConstraint("study_id", "slot", name="uq_tw_trials_slot"),
