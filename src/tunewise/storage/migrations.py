@@ -52,9 +52,10 @@ STEPS: tuple[Step, ...] = (
 
 def upgrade_hint(url: str) -> str:
     """The command (and Python call) that upgrades the store at ``url``."""
+    backup = " (it backs up the SQLite file first)" if is_sqlite(url) else ""
     return (
-        f"Upgrade it in place with `tunewise migrate {_location(url)}` (a SQLite file is backed "
-        "up first), or from Python with tunewise.storage.migrate(url)."
+        f"Upgrade it in place with `tunewise migrate {_location(url)}`{backup}, or from Python "
+        "with tunewise.storage.migrate(url)."
     )
 
 
