@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -30,3 +31,42 @@ def fails_on_negative(config: dict, trial: TrialContext) -> float:
 
 def pid_files(root: Path) -> list[Path]:
     return sorted(root.glob("trials/*/pid"))
+
+
+def misbehaving(config: dict, trial: TrialContext) -> dict:
+    """Does what ``config["kind"]`` says: finish (reporting a curve and writing a checkpoint),
+    abort, segfault, hang, eat memory or SIGKILL its own process."""
+    kind = config["kind"]
+    (trial.directory / "pid").write_text(str(os.getpid()))
+    if kind == "abort":
+        os.abort()
+    if kind == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if kind == "hang":
+        time.sleep(600)
+    if kind == "memory":
+        hoard = []
+        for _ in range(100):  # up to 2 GB, 20 MB at a time, each page touched
+            hoard.append(bytearray(b"x" * 20_000_000))
+            time.sleep(0.01)
+    if kind == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    for step in (1, 2, 3):
+        trial.report(step, 1.0 / step)
+    (trial.directory / "checkpoint").write_text("weights")
+    return {"objective": 0.0, "info": {"pid": os.getpid()}}
+
+
+def environment(config: dict, trial: TrialContext) -> dict:
+    """Reports what the evaluation saw: its GPU environment, ``trial.device`` and pid."""
+    time.sleep(float(os.environ.get("TW_TEST_DELAY", "0")))
+    return {
+        "objective": config["x"],
+        "info": {
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "device": trial.device,
+            "pid": os.getpid(),
+        },
+    }

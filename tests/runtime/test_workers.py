@@ -60,7 +60,9 @@ def test_four_workers_on_postgresql(tmp_path, postgres_url) -> None:
     assert frame["config.x"].is_unique
 
 
-def test_sigkilled_worker_trial_is_recovered_and_budget_reached(tmp_path, monkeypatch) -> None:
+def test_sigkilled_worker_trial_is_recovered_at_once_and_budget_reached(
+    tmp_path, monkeypatch
+) -> None:
     root = tmp_path / "kill"
     monkeypatch.setenv("TW_TEST_DELAY", "0.4")
     killed: list[int] = []
@@ -88,8 +90,7 @@ def test_sigkilled_worker_trial_is_recovered_and_budget_reached(tmp_path, monkey
         budget=10,
         workers=2,
         seed=0,
-        heartbeat_interval=0.2,
-        stale_after=1.0,
+        stale_after=600.0,  # the supervisor saw the death: no waiting for a stale heartbeat
         progress=False,
         optimizer="random_search",
     )
@@ -98,7 +99,7 @@ def test_sigkilled_worker_trial_is_recovered_and_budget_reached(tmp_path, monkey
     trials = {t.number: t for t in result.trial_list}
     crashed = trials[killed[0]]
     assert crashed.status is TrialStatus.CRASHED
-    assert "stopped sending heartbeats" in crashed.error
+    assert "worker process died (SIGKILL)" in crashed.error
     retries = [t for t in trials.values() if t.retry_of == crashed.number]
     assert len(retries) == 1 and retries[0].status is TrialStatus.SUCCEEDED
     assert retries[0].config == crashed.config
@@ -162,3 +163,26 @@ def test_interrupted_run_requeues_its_trials_and_resumes_to_the_budget(
         "crashed": 0,
     }
     assert sorted(t.number for t in result.trial_list) == list(range(12))
+
+
+def test_trial_that_kills_its_worker_fails_after_max_retries_and_the_run_ends(tmp_path) -> None:
+    space = tw.Space(kind=tw.Categorical(["ok", "sigkill", "ok too"]))
+    result = tw.run(
+        objectives.misbehaving,
+        space,
+        root=tmp_path / "killer",
+        optimizer="grid_search",
+        workers=2,
+        max_retries=1,
+        stale_after=600.0,
+        progress=False,
+    )
+    by_kind: dict[str, list] = {}
+    for trial in result.trial_list:
+        by_kind.setdefault(trial.config["kind"], []).append(trial)
+    assert [t.status for t in by_kind["ok"]] == [TrialStatus.SUCCEEDED]
+    assert [t.status for t in by_kind["ok too"]] == [TrialStatus.SUCCEEDED]
+    first, retry = by_kind["sigkill"]  # tried once, retried once (max_retries=1), then failed
+    assert first.status is TrialStatus.CRASHED and retry.retry_of == first.number
+    assert retry.status is TrialStatus.FAILED
+    assert "worker process died (SIGKILL)" in retry.error and "max_retries=1" in retry.error

@@ -16,6 +16,9 @@ class TrialContext:
     the folder of the lower-fidelity trial this one continues, so training can resume instead of
     restarting; ``previous_fidelity`` is the fidelity that trial reached. ``report(step, value)``
     records a learning curve point; it is persisted while the trial runs and kept with the result.
+    ``device`` is the GPU this worker was given (``tw.run(devices=[...])``, ``tunewise worker
+    --device N``), as its index in that list, or None. The evaluation sees only that GPU
+    (``CUDA_VISIBLE_DEVICES`` is set for it), so use ``torch.device("cuda")``, not the index.
     """
 
     def __init__(
@@ -30,6 +33,7 @@ class TrialContext:
         previous_fidelity: float | int | None = None,
         study: str = "",
         worker: str = "",
+        device: str | None = None,
         on_report: Callable[[list[tuple[float, float]]], None] | None = None,
     ) -> None:
         self.number = number
@@ -42,6 +46,7 @@ class TrialContext:
         self.previous_fidelity = previous_fidelity
         self.study = study
         self.worker = worker
+        self.device = device
         self._on_report = on_report
         self._lock = threading.Lock()
         self._curve: list[tuple[float, float]] = []

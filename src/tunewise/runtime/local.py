@@ -1,8 +1,11 @@
 """Local worker processes (spawn) that share one store, supervised by the calling process.
 
 The parent only supervises: it shows progress from the store, replaces workers that died (a
-SIGKILL, an out-of-memory kill, a segfault in native code), and on Ctrl-C or SIGTERM stops the
-workers so that each re-queues its running trial.
+SIGKILL, an out-of-memory kill, a segfault in native code) after marking the trial each was
+running crashed -- at once: the parent names every worker, so it need not wait for a heartbeat to
+go stale -- and on Ctrl-C or SIGTERM stops the workers so that each re-queues its running trial.
+With ``devices``, worker ``i`` starts with ``CUDA_VISIBLE_DEVICES`` set to GPU ``devices[i]``
+(and so does its replacement).
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from tunewise.optimizers import make as make_optimizer
+from tunewise.runtime.devices import child_environment, device_environment
 from tunewise.runtime.progress import Reporter
 from tunewise.runtime.signals import (
     Interrupted,
@@ -37,12 +43,23 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class WorkerJob:
-    """Everything a worker process needs; pickled to the child."""
+    """Everything a worker process (or Dask task) needs; pickled to it.
+
+    ``name`` is the worker's name in the store, chosen by the supervisor so that it can recover
+    the worker's trial when the process dies; ``device`` the GPU it works on, if any.
+    """
 
     evaluate: Evaluate | str
     url: str
     study: str
     root: str
+    name: str = ""
+    device: str | None = None
+
+
+def supervised_worker_name(slot: int) -> str:
+    """A unique worker name made by the supervisor: host, supervisor pid, slot, random suffix."""
+    return f"{os.uname().nodename}:{os.getpid()}-w{slot}:{os.urandom(3).hex()}"
 
 
 def import_path(function: Any) -> str | None:
@@ -75,11 +92,11 @@ def load_callable(path: str) -> Evaluate:
     return target
 
 
-def check_picklable(evaluate: Evaluate) -> None:
-    """Fail early and clearly if ``evaluate`` cannot be sent to a worker process."""
+def check_picklable(evaluate: Evaluate, *, why: str = "workers>1") -> None:
+    """Fail early and clearly if ``evaluate`` cannot be sent to another process."""
     advice = (
-        "workers>1 runs evaluate in separate processes, so it must be importable: define it at "
-        "the top level of a module (not a lambda, a closure or a notebook cell), or use workers=1"
+        f"{why} runs evaluate in separate processes, so it must be importable: define it at "
+        "the top level of a module (not a lambda, a closure or a notebook cell)"
     )
     main = sys.modules.get("__main__")
     if getattr(evaluate, "__module__", None) == "__main__" and not getattr(main, "__file__", None):
@@ -106,6 +123,8 @@ def worker_process(job: WorkerJob) -> None:
                     optimizer=optimizer,
                     settings=settings,
                     root=job.root,
+                    name=job.name or None,
+                    device=job.device,
                 ).run()
         except (KeyboardInterrupt, Interrupted):
             code = EXIT_INTERRUPTED
@@ -128,33 +147,42 @@ def run_processes(
     study: StudyStore,
     reporter: Reporter,
     settings: Settings,
+    devices: list[str] | None = None,
     poll_interval: float = 0.25,
 ) -> None:
-    """Start ``workers`` processes on ``job`` and supervise them until all have finished."""
+    """Start ``workers`` processes on ``job`` (one per device if given) and supervise them."""
     context = multiprocessing.get_context("spawn")
     replacements_left = workers * (settings.max_retries + 1)
 
-    def start() -> BaseProcess:
-        process = context.Process(target=worker_process, args=(job,), name="tunewise-worker")
-        process.start()
-        return process
+    def start(slot: int) -> _Process:
+        device = devices[slot] if devices else None
+        child_job = replace(job, name=supervised_worker_name(slot), device=device)
+        process = context.Process(
+            target=worker_process, args=(child_job,), name=f"tunewise-worker-{slot}"
+        )
+        with child_environment(device_environment(device) if device is not None else {}):
+            process.start()
+        return _Process(process, child_job.name, slot)
 
-    processes = [start() for _ in range(workers)]
+    processes = [start(slot) for slot in range(workers)]
     try:
         with stop_signals_raise():
             while processes:
-                processes[0].join(timeout=poll_interval)
+                processes[0].process.join(timeout=poll_interval)
                 raise_if_stop_requested()
                 study.refresh()
                 reporter.update(study.trials)
                 still_running = []
-                for process in processes:
+                for worker in processes:
+                    process = worker.process
                     if process.is_alive():
-                        still_running.append(process)
+                        still_running.append(worker)
                         continue
                     code = process.exitcode
                     if code == 0:
                         continue
+                    if code != EXIT_INTERRUPTED:  # a process that died left its trial running
+                        _recover(study, worker.name, code, settings)
                     if code == EXIT_TRIAL_FAILED:
                         raise _first_failure(study)
                     if code == 1:
@@ -165,14 +193,13 @@ def run_processes(
                     if replacements_left > 0:  # killed by a signal: replace it
                         replacements_left -= 1
                         logger.warning(
-                            "worker pid %s died (exit code %s); its trial will be recovered, "
-                            "starting a replacement",
+                            "worker pid %s died (%s); starting a replacement",
                             process.pid,
-                            code,
+                            _death(code),
                         )
-                        still_running.append(start())
+                        still_running.append(start(worker.slot))
                     else:
-                        logger.error("worker pid %s died (exit code %s)", process.pid, code)
+                        logger.error("worker pid %s died (%s)", process.pid, _death(code))
                 processes = still_running
                 if settings.on_error == "raise" and any(
                     t.status is TrialStatus.FAILED for t in study.trials()
@@ -180,8 +207,34 @@ def run_processes(
                     raise _first_failure(study)
     except BaseException:
         with signals_deferred():
-            _stop_all(processes)
+            _stop_all([worker.process for worker in processes])
         raise
+
+
+@dataclass(frozen=True)
+class _Process:
+    process: BaseProcess
+    name: str
+    slot: int
+
+
+def _death(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _recover(study: StudyStore, name: str, code: int | None, settings: Settings) -> None:
+    """Mark the trial a dead worker was running crashed now, and queue its retry."""
+    how = _death(code)
+    reason = f"worker process died ({how})" if how.startswith("SIG") else f"worker {how}"
+    try:
+        study.recover_worker(name, max_retries=settings.max_retries, reason=reason)
+    except Exception as exc:  # the store is unreachable: its heartbeat will go stale instead
+        logger.warning("could not recover the trial of dead worker %s: %s", name, exc)
 
 
 def _first_failure(study: StudyStore) -> TrialFailed:

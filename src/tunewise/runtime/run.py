@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunewise.optimizers import Optimizer
 from tunewise.optimizers import make as make_optimizer
 from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
+from tunewise.runtime.devices import check_device_ids, check_devices
+from tunewise.runtime.isolated import check_not_preparing, parse_memory
 from tunewise.runtime.local import WorkerJob, check_picklable, import_path, run_processes
 from tunewise.runtime.paths import default_study_name
 from tunewise.runtime.progress import make_reporter
@@ -20,6 +22,11 @@ from tunewise.runtime.signals import stop_signals_raise
 from tunewise.runtime.worker import Evaluate, Settings, Worker
 from tunewise.space import Space
 from tunewise.storage import Store, StudyMismatchError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+EXECUTORS = ("local", "dask")
 
 
 def run(
@@ -37,6 +44,12 @@ def run(
     max_retries: int = 2,
     heartbeat_interval: float = 10.0,
     stale_after: float = 60.0,
+    trial_timeout: float | None = None,
+    trial_memory_limit: int | str | None = None,
+    devices: Sequence[int] | None = None,
+    executor: str = "local",
+    dask_address: str | None = None,
+    client: Client | None = None,
     progress: bool | None = None,
 ) -> Result:
     """Minimize ``evaluate(config, trial)`` over ``space`` until ``budget`` is spent.
@@ -49,13 +62,39 @@ def run(
     ``workers=1`` evaluates in this process (lambdas and closures work); ``workers=N`` starts N
     processes. A failing trial is recorded and the run goes on (``on_error="record"``) or, after
     recording it, raises :class:`~tunewise.runtime.worker.TrialFailed` (``"raise"``).
+
+    ``trial_timeout`` (seconds) and ``trial_memory_limit`` (bytes, or ``"4GB"``) run each
+    evaluation in a child process that is stopped when it passes them; the trial is then recorded
+    failed ("timed out after 60 s", "MemoryError: ..."), as is one whose process crashes (a
+    segfault). ``devices=[0, 1]`` starts one worker per GPU, each seeing only its own.
+    ``executor="dask"`` runs the ``workers`` as tasks on a Dask cluster: ``client``'s, the
+    scheduler at ``dask_address``, or else a LocalCluster started for this call; the store and
+    ``root`` must then be reachable from every Dask worker (PostgreSQL and a shared filesystem).
     """
+    check_not_preparing()
     if not isinstance(space, Space):
         raise TypeError(f"space must be a tunewise.Space, not {type(space).__name__}")
     if not callable(evaluate):
         raise TypeError(f"evaluate must be callable, not {type(evaluate).__name__}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    if executor != "dask" and (client is not None or dask_address is not None):
+        raise ValueError("client= and dask_address= need executor='dask'")
+    if client is not None and dask_address is not None:
+        raise ValueError("give client= or dask_address=, not both")
+    device_ids: list[str] | None = None
+    if devices is not None:
+        device_ids = check_device_ids(devices)
+        if workers not in (1, len(device_ids)):
+            raise ValueError(
+                f"devices={list(devices)} starts one worker per GPU; workers={workers} does not "
+                "match (leave workers unset)"
+            )
+        workers = len(device_ids)
+        if executor == "local" or (client is None and dask_address is None):
+            device_ids = check_devices(devices)  # on a remote cluster, each task checks its host
     if isinstance(budget, int) and not isinstance(budget, bool):
         budget = Budget(evaluations=budget)
     budget = budget or Budget()
@@ -69,8 +108,16 @@ def run(
         stale_after=stale_after,
         on_error=on_error,
         evaluate=import_path(evaluate),
+        trial_timeout=trial_timeout,
+        trial_memory_limit=parse_memory(trial_memory_limit),
     )
-    if workers > 1:
+    if settings.trial_timeout is not None:
+        check_picklable(evaluate, why="trial_timeout")
+    elif settings.trial_memory_limit is not None:
+        check_picklable(evaluate, why="trial_memory_limit")
+    elif device_ids is not None:
+        check_picklable(evaluate, why="devices")
+    elif executor == "local" and workers > 1:
         check_picklable(evaluate)
     root_path = Path(root).expanduser().resolve()
     root_path.mkdir(parents=True, exist_ok=True)
@@ -95,7 +142,21 @@ def run(
         reporter = make_reporter(progress)
         reporter.start(budget.evaluations)
         try:
-            if workers == 1:
+            job = WorkerJob(evaluate=evaluate, url=store.url, study=name, root=str(root_path))
+            if executor == "dask":
+                from tunewise.runtime.dask_executor import run_dask
+
+                run_dask(
+                    workers=workers,
+                    job=job,
+                    study=study_store,
+                    reporter=reporter,
+                    settings=settings,
+                    devices=device_ids,
+                    client=client,
+                    address=dask_address,
+                )
+            elif workers == 1 and device_ids is None:
                 worker = Worker(
                     study=study_store,
                     evaluate=evaluate,
@@ -107,13 +168,13 @@ def run(
                 with stop_signals_raise():
                     worker.run()
             else:
-                job = WorkerJob(evaluate=evaluate, url=store.url, study=name, root=str(root_path))
                 run_processes(
                     workers=workers,
                     job=job,
                     study=study_store,
                     reporter=reporter,
                     settings=settings,
+                    devices=device_ids,
                 )
         finally:
             study_store.refresh()

@@ -8,6 +8,8 @@ and the evaluation run outside any transaction.
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -21,6 +23,7 @@ from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.budget import StoredBudget
 from tunewise.runtime.context import TrialContext
 from tunewise.runtime.heartbeat import Heartbeat
+from tunewise.runtime.isolated import Isolation, IsolationError, evaluate_isolated
 from tunewise.runtime.paths import trial_directory
 from tunewise.runtime.signals import Interrupted, raise_if_stop_requested, signals_deferred
 from tunewise.storage import ClaimOutcome, Limits, StudyStore, worker_name
@@ -38,7 +41,9 @@ class Settings:
     """How workers of a study behave; stored with the study so attached workers behave the same.
 
     ``evaluate`` is the objective's import path (``module:function``) when it has one, so that
-    ``tunewise worker`` can join without being told what to run.
+    ``tunewise worker`` can join without being told what to run. ``trial_timeout`` (seconds) and
+    ``trial_memory_limit`` (bytes) run each evaluation in a child process that is stopped when it
+    passes them (see :mod:`tunewise.runtime.isolated`).
     """
 
     max_retries: int = 2
@@ -46,6 +51,8 @@ class Settings:
     stale_after: float = 60.0
     on_error: str = "record"
     evaluate: str | None = None
+    trial_timeout: float | None = None
+    trial_memory_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.on_error not in ON_ERROR:
@@ -59,6 +66,29 @@ class Settings:
                 f"stale_after ({self.stale_after}) must be more than twice heartbeat_interval "
                 f"({self.heartbeat_interval}), or live trials would be declared crashed"
             )
+        if self.trial_timeout is not None and (
+            isinstance(self.trial_timeout, bool)
+            or not isinstance(self.trial_timeout, int | float)
+            or not math.isfinite(self.trial_timeout)
+            or self.trial_timeout <= 0
+        ):
+            raise ValueError(
+                f"trial_timeout must be a positive number of seconds, not {self.trial_timeout!r}"
+            )
+        if self.trial_memory_limit is not None and (
+            isinstance(self.trial_memory_limit, bool)
+            or not isinstance(self.trial_memory_limit, int)
+            or self.trial_memory_limit < 1
+        ):
+            raise ValueError(
+                f"trial_memory_limit must be a positive number of bytes, "
+                f"not {self.trial_memory_limit!r}"
+            )
+
+    @property
+    def isolated(self) -> bool:
+        """True when evaluations run in a child process the worker can stop."""
+        return self.trial_timeout is not None or self.trial_memory_limit is not None
 
     def to_stored(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,9 +107,19 @@ class TrialFailed(RuntimeError):
         self.number = number
         self.error = error
 
+    def __reduce__(self) -> tuple[type, tuple[int, str]]:  # travels back from Dask tasks
+        return (type(self), (self.number, self.error))
+
 
 class Worker:
-    """Runs trials of one study until its budget is spent or the optimizer has nothing left."""
+    """Runs trials of one study until its budget is spent or the optimizer has nothing left.
+
+    ``device`` is recorded with each trial it claims and handed to the objective as
+    ``trial.device``. ``stop``, when set by another thread (a Dask task's watcher), makes the
+    loop end between trials and re-queue a trial whose evaluation runs in a child process.
+    ``child_env`` runs every evaluation in a child process with these environment variables
+    (``CUDA_VISIBLE_DEVICES`` for a GPU worker that cannot set it for its own process).
+    """
 
     def __init__(
         self,
@@ -90,6 +130,9 @@ class Worker:
         settings: Settings,
         root: str | Path,
         name: str | None = None,
+        device: str | None = None,
+        stop: threading.Event | None = None,
+        child_env: Mapping[str, str] | None = None,
         on_finished: Callable[[Trial, StudyStore], None] | None = None,
     ) -> None:
         self.study = study
@@ -98,7 +141,18 @@ class Worker:
         self.settings = settings
         self.root = Path(root)
         self.name = name or worker_name()
+        self.device = device
+        self.stop = stop
         self.on_finished = on_finished
+        self.isolation = (
+            Isolation(
+                timeout=settings.trial_timeout,
+                memory_limit=settings.trial_memory_limit,
+                env=dict(child_env or {}),
+            )
+            if settings.isolated or child_env
+            else None
+        )
         self.evaluated = 0
         self._next_recovery = 0.0
         self._fidelity_name = study.space.fidelity_name
@@ -112,7 +166,7 @@ class Worker:
         )
         idle = _Backoff()
         try:
-            while not budget.past_deadline():
+            while not budget.past_deadline() and not self._stopping():
                 raise_if_stop_requested()
                 self.study.refresh()
                 self._recover_stale_now_and_then()
@@ -123,22 +177,41 @@ class Worker:
                     idle.wait()
                     continue
                 idle.reset()
+                if self._stopping():
+                    self._release(trial, "interrupted by a stop request")
+                    break
                 heartbeat.track(trial.number)
                 try:
                     result = self.execute(trial, on_report=heartbeat.set_curve)
                 finally:
                     heartbeat.untrack()
+                if self._stopping() and not self._still_ours(trial):
+                    logger.warning(
+                        "trial %d was re-queued by the stop request while it ran; its result is "
+                        "dropped",
+                        trial.number,
+                    )
+                    break
                 self.record(trial, result)
         finally:
             heartbeat.stop()
         return self.evaluated
 
-    def _release(self, trial: Trial, stop: BaseException) -> None:
-        """Give a claimed trial back to the queue because this process is asked to stop."""
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _still_ours(self, trial: Trial) -> bool:
+        self.study.refresh()
+        current = self.study.trial(trial.number)
+        return (
+            current is not None
+            and current.status is TrialStatus.RUNNING
+            and current.worker == self.name
+        )
+
+    def _release(self, trial: Trial, reason: str) -> None:
+        """Give a claimed trial back to the queue (this worker stops, or cannot evaluate it)."""
         with signals_deferred():
-            reason = "interrupted by " + (
-                stop.signal_name if isinstance(stop, Interrupted) else "Ctrl-C"
-            )
             if self.study.release(trial.number, worker=self.name, reason=reason):
                 logger.warning("trial %d %s; re-queued", trial.number, reason)
 
@@ -148,7 +221,9 @@ class Worker:
         """Start a queued trial, or a new one the optimizer suggests; None if there is none now."""
         if any(t.status is TrialStatus.PENDING for t in self.study.pending_trials()):
             with signals_deferred():  # a stop request must not leave a claimed trial behind
-                trial = self.study.claim_pending(worker=self.name, limits=limits)
+                trial = self.study.claim_pending(
+                    worker=self.name, limits=limits, device=self.device
+                )
             if trial is not None:
                 return self._checked(trial)
         for _ in range(8):  # conflicts mean another worker claimed first: ask again on fresh data
@@ -156,7 +231,9 @@ class Worker:
             if not suggestions:
                 return None
             with signals_deferred():
-                claim = self.study.claim(suggestions[0], worker=self.name, limits=limits)
+                claim = self.study.claim(
+                    suggestions[0], worker=self.name, limits=limits, device=self.device
+                )
             if claim.outcome is ClaimOutcome.CLAIMED:
                 return self._checked(claim.trial)
             if claim.outcome is ClaimOutcome.BUDGET:
@@ -169,7 +246,7 @@ class Worker:
         try:
             raise_if_stop_requested()
         except (KeyboardInterrupt, Interrupted) as stop:
-            self._release(trial, stop)
+            self._release(trial, _interrupted_by(stop))
             raise
         return trial
 
@@ -207,7 +284,8 @@ class Worker:
         *,
         on_report: Callable[[list[tuple[float, float]]], None] | None = None,
     ) -> outcomes.Outcome:
-        """Evaluate a claimed trial; Ctrl-C/SIGTERM re-queue it and propagate."""
+        """Evaluate a claimed trial (here, or in a child process when isolated); Ctrl-C/SIGTERM
+        re-queue it and propagate."""
         directory = self._trials_root / str(trial.number)
         previous = (
             self._trials_root / str(trial.previous_trial)
@@ -217,23 +295,40 @@ class Worker:
         config = dict(trial.config)
         if self._fidelity_name is not None and trial.fidelity is not None:
             config[self._fidelity_name] = trial.fidelity
-        context = TrialContext(
-            number=trial.number,
-            config=config,
-            fidelity=trial.fidelity,
-            directory=directory,
-            previous_directory=previous,
-            previous_trial=trial.previous_trial,
-            previous_fidelity=self._fidelity_of(trial.previous_trial),
-            study=self.study.name,
-            worker=self.name,
-            on_report=on_report,
-        )
+        arguments: dict[str, Any] = {
+            "number": trial.number,
+            "config": config,
+            "fidelity": trial.fidelity,
+            "directory": directory,
+            "previous_directory": previous,
+            "previous_trial": trial.previous_trial,
+            "previous_fidelity": self._fidelity_of(trial.previous_trial),
+            "study": self.study.name,
+            "worker": self.name,
+            "device": self.device,
+        }
+        if self.isolation is not None:
+            try:
+                return evaluate_isolated(
+                    self.evaluate,
+                    config,
+                    arguments,
+                    isolation=self.isolation,
+                    on_report=on_report,
+                    should_stop=self._stopping,
+                )
+            except (KeyboardInterrupt, Interrupted) as stop:
+                self._release(trial, _interrupted_by(stop))
+                raise
+            except (IsolationError, TypeError):
+                self._release(trial, "its evaluation process could not start")
+                raise
+        context = TrialContext(**arguments, on_report=on_report)
         started = time.perf_counter()
         try:
             value = self.evaluate(config, context)
         except (KeyboardInterrupt, Interrupted) as stop:
-            self._release(trial, stop)
+            self._release(trial, _interrupted_by(stop))
             raise
         except (Exception, SystemExit) as exc:
             return outcomes.from_exception(
@@ -284,6 +379,10 @@ class Worker:
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _interrupted_by(stop: BaseException) -> str:
+    return "interrupted by " + (stop.signal_name if isinstance(stop, Interrupted) else "Ctrl-C")
 
 
 class _Backoff:
