@@ -186,3 +186,71 @@ def test_demo_runs_and_reports_accuracy(tmp_path, capsys) -> None:
     result = tw.load(root)
     assert result._study.record.optimizer["name"] == "priorband"
     assert result.trial_list[0].info["sampled_from"] == "prior_config"
+
+
+@pytest.mark.slow
+def test_run_on_a_dask_cluster_with_one_worker_per_gpu(
+    tmp_path, space_file, monkeypatch, capsys
+) -> None:
+    from tunewise.runtime.devices import GPU_COUNT_ENV
+
+    monkeypatch.setenv(GPU_COUNT_ENV, "2")  # declared, not detected: nothing here touches CUDA
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    (tmp_path / "barrier").mkdir()
+    monkeypatch.setenv("TW_TEST_BARRIER", f"{tmp_path / 'barrier'}:2")
+    root = tmp_path / "dask-gpus"
+    argv = ["run", "tests.runtime.objectives:environment", "--space", str(space_file)]
+    argv += ["--root", str(root), "--budget", "4", "--optimizer", "random_search", "--quiet"]
+    argv += ["--executor", "dask", "--devices", "0,1", "--trial-timeout", "120"]
+    assert main(argv) == 0
+    assert "4 succeeded" in capsys.readouterr().out
+    result = tw.load(root)
+    assert result._study.record.settings["trial_timeout"] == 120
+    assert {t.device for t in result.trial_list} == {"0", "1"}
+    for trial in result.trial_list:  # each evaluated in a child pinned to the task's GPU
+        assert trial.worker.startswith("dask-")
+        assert trial.info["cuda_visible_devices"] == trial.device == trial.info["device"]
+
+
+def test_worker_on_one_gpu_pins_itself_and_records_the_device(tmp_path, monkeypatch) -> None:
+    from tunewise.optimizers import make
+    from tunewise.runtime.devices import GPU_COUNT_ENV
+    from tunewise.runtime.worker import Settings
+    from tunewise.storage import Store
+
+    monkeypatch.setenv(GPU_COUNT_ENV, "2")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # restored after the test
+    root = tmp_path / "attached"
+    root.mkdir()
+    with Store.at(root=root) as store:
+        store.create_or_open_study(
+            "attached",
+            space=tw.Space(x=tw.Float(0.0, 1.0)),
+            optimizer=make("random_search").spec(),
+            seed=0,
+            budget=tw.Budget(evaluations=2).to_stored(),
+            settings=Settings(evaluate="tests.runtime.objectives:environment").to_stored(),
+        )
+    assert main(["worker", str(root), "--device", "1"]) == 0
+    trials = tw.load(root).trial_list
+    assert [t.device for t in trials] == ["1", "1"]
+    assert all(t.info["cuda_visible_devices"] == "5" for t in trials)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--devices", "a,b"], "expected GPU indices like 0,1,2,3"),
+        (["--devices", "0,0"], "more than once"),
+        (["--trial-memory-limit", "lots"], "trial_memory_limit: cannot read 'lots'"),
+        (["--trial-timeout", "0"], "trial_timeout must be a positive number"),
+    ],
+)
+def test_bad_runtime_options_are_clear_errors(
+    tmp_path, space_file, monkeypatch, capsys, extra, message
+) -> None:
+    monkeypatch.setenv("TUNEWISE_GPU_COUNT", "2")
+    argv = ["run", "tests.runtime.objectives:quadratic", "--space", str(space_file)]
+    argv += ["--root", str(tmp_path / "r"), "--quiet", *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

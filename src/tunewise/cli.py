@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--root", type=Path, help="folder for trial directories (default: ROOT, or the cwd)"
     )
+    worker.add_argument(
+        "--device",
+        type=int,
+        metavar="N",
+        help="work on GPU N only (sets CUDA_VISIBLE_DEVICES; recorded with each trial)",
+    )
     worker.set_defaults(handler=_worker)
 
     demo = commands.add_parser("demo", help="tune a PyTorch MLP on the digits data (~1 minute)")
@@ -109,6 +116,33 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument(
+        "--devices",
+        metavar="N,N,...",
+        help="one worker per GPU, e.g. 0,1,2,3 (each sees only its own GPU)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default=None,
+        help="local processes (default) or Dask tasks (a local cluster unless --dask-address)",
+    )
+    parser.add_argument(
+        "--dask-address",
+        metavar="tcp://HOST:PORT",
+        help="run the workers on the Dask scheduler there (implies --executor dask)",
+    )
+    parser.add_argument(
+        "--trial-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop an evaluation after SECONDS and record it failed (each runs in a child process)",
+    )
+    parser.add_argument(
+        "--trial-memory-limit",
+        metavar="SIZE",
+        help="stop an evaluation whose memory grows past SIZE (e.g. 4GB) and record it failed",
+    )
+    parser.add_argument(
         "--budget",
         action="append",
         default=[],
@@ -145,6 +179,16 @@ def parse_budget(items: Sequence[str]) -> Any:
     return Budget(**values)
 
 
+def parse_devices(text: str | None) -> list[int] | None:
+    """``"0,1,3"`` -> ``[0, 1, 3]``."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--devices {text!r}: expected GPU indices like 0,1,2,3") from None
+
+
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
     options = {}
     for item in items:
@@ -175,6 +219,11 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         on_error=args.on_error,
         max_retries=args.max_retries,
+        trial_timeout=args.trial_timeout,
+        trial_memory_limit=args.trial_memory_limit,
+        devices=parse_devices(args.devices),
+        executor=args.executor or ("dask" if args.dask_address else "local"),
+        dask_address=args.dask_address,
         progress=False if args.quiet else None,
     )
     _print_best(result)
@@ -209,11 +258,17 @@ def _status(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from tunewise.optimizers import make as make_optimizer
+    from tunewise.runtime.devices import check_devices, device_environment
     from tunewise.runtime.local import load_callable
     from tunewise.runtime.progress import make_reporter
     from tunewise.runtime.signals import stop_signals_raise
     from tunewise.runtime.worker import Settings, Worker
 
+    device = None
+    if args.device is not None:
+        (device,) = check_devices([args.device])
+        # This process is the worker: pin it to the GPU before the objective can start CUDA.
+        os.environ.update(device_environment(device))
     result = _open_result(args.location, args.study)
     study = result._study
     settings = Settings.from_stored(study.record.settings)
@@ -231,6 +286,7 @@ def _worker(args: argparse.Namespace) -> int:
         optimizer=make_optimizer(study.record.optimizer),
         settings=settings,
         root=root,
+        device=device,
         on_finished=lambda _t, s: reporter.update(s.trials),
     )
     try:

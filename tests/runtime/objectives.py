@@ -60,13 +60,38 @@ def misbehaving(config: dict, trial: TrialContext) -> dict:
 
 
 def environment(config: dict, trial: TrialContext) -> dict:
-    """Reports what the evaluation saw: its GPU environment, ``trial.device`` and pid."""
-    time.sleep(float(os.environ.get("TW_TEST_DELAY", "0")))
+    """Reports what the evaluation saw: its GPU environment, ``trial.device`` and pid.
+
+    With ``TW_TEST_BARRIER=FOLDER:N`` it first waits (up to a minute) until N workers have
+    started evaluating, so that every worker gets a trial however slowly the others start.
+    """
+    barrier = os.environ.get("TW_TEST_BARRIER")
+    if barrier:
+        folder, count = barrier.rsplit(":", 1)
+        Path(folder, trial.worker.replace("/", "_")).touch()
+        deadline = time.monotonic() + 60
+        while len(list(Path(folder).iterdir())) < int(count) and time.monotonic() < deadline:
+            time.sleep(0.02)
     return {
         "objective": config["x"],
         "info": {
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "device": trial.device,
             "pid": os.getpid(),
+        },
+    }
+
+
+def gpu_probe(config: dict, trial: TrialContext) -> dict:
+    """Computes on the GPU it was given and says which GPUs it could see."""
+    import torch
+
+    value = (torch.ones(4, device="cuda") * config["x"]).sum().item()
+    return {
+        "objective": value,
+        "info": {
+            "visible": torch.cuda.device_count(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "device": trial.device,
         },
     }

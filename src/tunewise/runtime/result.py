@@ -76,6 +76,7 @@ class Result:
             row.update(
                 {
                     "worker": t.worker,
+                    "device": t.device,
                     "error": (t.error or "").splitlines()[0] if t.error else None,
                     "started_at": _timestamp(t.started_at),
                     "finished_at": _timestamp(t.finished_at),
