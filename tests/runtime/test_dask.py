@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -50,47 +49,45 @@ def test_two_dask_workers_reach_exactly_the_budget_without_duplicates(
     assert {info["pid"] for info in frame["info"]}.isdisjoint({os.getpid()})
 
 
-def test_killed_dask_worker_trial_is_recovered_at_once(tmp_path, monkeypatch) -> None:
-    root = tmp_path / "killed"
-    monkeypatch.setenv("TW_TEST_DELAY", "0.4")
-    killed: list[int] = []
-
-    def kill_a_dask_worker() -> None:  # the evaluation runs in the Dask worker's own process
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not killed:
-            for pid_file in objectives.pid_files(root):
-                if not (pid_file.parent / "done").exists():
-                    try:
-                        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-                    except ValueError:
-                        continue
-                    killed.append(int(pid_file.parent.name))
-                    return
-            time.sleep(0.02)
-
-    killer = threading.Thread(target=kill_a_dask_worker)
-    killer.start()
+def test_trial_that_kills_its_dask_worker_is_retried_then_failed(tmp_path) -> None:
     result = tw.run(
-        objectives.slow_quadratic,
-        SPACE,
-        root=root,
-        budget=4,
+        objectives.misbehaving,  # "sigkill" SIGKILLs the Dask worker process evaluating it
+        tw.Space(kind=tw.Categorical(["ok", "sigkill", "ok too"])),
+        root=tmp_path / "killer",
+        optimizer="grid_search",
         workers=2,
         executor="dask",
+        max_retries=1,
         stale_after=600.0,  # recovered by the task Dask runs again, not by a stale heartbeat
-        seed=0,
         progress=False,
-        optimizer="random_search",
     )
-    killer.join()
-    assert killed, "the test never found a running trial to kill"
-    trials = {t.number: t for t in result.trial_list}
-    crashed = trials[killed[0]]
-    assert crashed.status is TrialStatus.CRASHED
-    assert "its Dask worker died" in crashed.error
-    (retry,) = [t for t in trials.values() if t.retry_of == crashed.number]
-    assert retry.status is TrialStatus.SUCCEEDED and retry.config == crashed.config
-    assert result.counts()["succeeded"] == 4
+    by_kind: dict[str, list] = {}
+    for trial in result.trial_list:
+        by_kind.setdefault(trial.config["kind"], []).append(trial)
+    assert [t.status for t in by_kind["ok"]] == [TrialStatus.SUCCEEDED]
+    assert [t.status for t in by_kind["ok too"]] == [TrialStatus.SUCCEEDED]
+    first, retry = by_kind["sigkill"]
+    assert first.status is TrialStatus.CRASHED and "its Dask worker died" in first.error
+    assert retry.retry_of == first.number and retry.status is TrialStatus.FAILED
+    assert "max_retries=1" in retry.error
+
+
+def test_on_error_raise_stops_the_dask_run_at_the_first_failure(tmp_path) -> None:
+    with pytest.raises(tw.TrialFailed, match="ValueError: x=") as info:
+        tw.run(
+            objectives.fails_on_negative,
+            SPACE,
+            root=tmp_path / "raise",
+            budget=20,
+            workers=2,
+            executor="dask",
+            on_error="raise",
+            seed=2,
+            progress=False,
+            optimizer="random_search",
+        )
+    failed = [t for t in tw.load(tmp_path / "raise").trial_list if t.status is TrialStatus.FAILED]
+    assert info.value.number == failed[0].number
 
 
 INTERRUPTED = """

@@ -23,9 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def test_four_workers_reach_exactly_the_budget_without_duplicates(tmp_path) -> None:
+def test_four_workers_reach_exactly_the_budget_without_duplicates(tmp_path, monkeypatch) -> None:
+    (tmp_path / "barrier").mkdir()  # first trials wait until two workers are up, however loaded
+    monkeypatch.setenv("TW_TEST_BARRIER", f"{tmp_path / 'barrier'}:2")
     result = tw.run(
-        objectives.quadratic,
+        objectives.environment,
         SPACE,
         root=tmp_path / "four",
         budget=200,

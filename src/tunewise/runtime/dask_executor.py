@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from tunewise.optimizers import make as make_optimizer
 from tunewise.runtime.devices import check_devices, device_environment
-from tunewise.runtime.local import WorkerDiedError, WorkerJob, load_callable
+from tunewise.runtime.local import WorkerDiedError, WorkerJob, first_failure, load_callable
 from tunewise.runtime.progress import Reporter
 from tunewise.runtime.signals import (
     Interrupted,
@@ -175,8 +175,6 @@ class _Supervisor:
                             continue
                         error = future.exception() if status == "error" else None
                         if error is not None and not isinstance(error, KilledWorker):
-                            if isinstance(error, TrialFailed):
-                                raise error
                             raise WorkerDiedError(
                                 f"a tunewise task on the Dask cluster failed: "
                                 f"{type(error).__name__}: {error}"
@@ -189,14 +187,19 @@ class _Supervisor:
                             self._submit(task.slot)
                         else:
                             logger.error("tunewise task %s: %s", task.base, why)
-                    if self.settings.on_error == "raise":
-                        failed = [t for t in self.study.trials() if t.status is TrialStatus.FAILED]
-                        if failed:
-                            raise TrialFailed(failed[0].number, failed[0].error or "")
+                    self._raise_first_failure()
+            self._raise_first_failure()
         except BaseException as stop:
             with signals_deferred():
                 self._stop(_reason(stop))
             raise
+
+    def _raise_first_failure(self) -> None:
+        """With ``on_error="raise"``, a task stops after recording a failed trial; so does this."""
+        if self.settings.on_error == "raise" and any(
+            t.status is TrialStatus.FAILED for t in self.study.trials()
+        ):
+            raise first_failure(self.study)
 
     def _submit(self, slot: int) -> None:
         base = f"dask-{self.run_id}-w{slot}-{self._submitted}"
@@ -294,6 +297,8 @@ def dask_worker_task(job: WorkerJob, stop_event: str) -> int:
             try:
                 return worker.run()
             except Interrupted:  # asked to stop; the trial was re-queued
+                return worker.evaluated
+            except TrialFailed:  # on_error="raise": recorded; the client raises it
                 return worker.evaluated
     finally:
         stop.set()

@@ -184,7 +184,7 @@ def run_processes(
                     if code != EXIT_INTERRUPTED:  # a process that died left its trial running
                         _recover(study, worker.name, code, settings)
                     if code == EXIT_TRIAL_FAILED:
-                        raise _first_failure(study)
+                        raise first_failure(study)
                     if code == 1:
                         raise WorkerDiedError(
                             f"a worker process (pid {process.pid}) stopped with an error; "
@@ -204,7 +204,7 @@ def run_processes(
                 if settings.on_error == "raise" and any(
                     t.status is TrialStatus.FAILED for t in study.trials()
                 ):
-                    raise _first_failure(study)
+                    raise first_failure(study)
     except BaseException:
         with signals_deferred():
             _stop_all([worker.process for worker in processes])
@@ -237,7 +237,8 @@ def _recover(study: StudyStore, name: str, code: int | None, settings: Settings)
         logger.warning("could not recover the trial of dead worker %s: %s", name, exc)
 
 
-def _first_failure(study: StudyStore) -> TrialFailed:
+def first_failure(study: StudyStore) -> TrialFailed:
+    """The lowest-numbered failed trial, as the error ``on_error="raise"`` raises."""
     study.refresh()
     failed = [t for t in study.trials() if t.status is TrialStatus.FAILED]
     if not failed:
