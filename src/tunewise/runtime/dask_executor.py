@@ -117,7 +117,6 @@ def _terminal_interrupts_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        raise_if_stop_requested()
 
 
 @dataclass
@@ -304,14 +303,19 @@ def dask_worker_task(job: WorkerJob, stop_event: str) -> int:
         stop.set()
 
 
-def _watch(event: Any, stop: threading.Event) -> None:
-    """Set ``stop`` when the client sets the Dask event (or the scheduler is gone)."""
-    while not stop.is_set():
+def _watch(event: Any, stop: threading.Event, patience: int = 20) -> None:
+    """Set ``stop`` when the client sets the Dask event, or when the scheduler stays unreachable
+    for ``patience`` tries in a row (nobody would collect this task's result)."""
+    failures = 0
+    while not stop.is_set() and failures < patience:
         try:
             if event.wait(timeout=STOP_POLL):
                 break
-        except Exception:  # no scheduler: nobody will collect our results
-            break
+            failures = 0
+        except Exception as exc:
+            failures += 1
+            logger.warning("cannot reach the Dask scheduler (%s); retrying", exc)
+            time.sleep(STOP_POLL)
     stop.set()
 
 
