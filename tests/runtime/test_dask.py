@@ -26,9 +26,10 @@ pytestmark = pytest.mark.slow
 def test_two_dask_workers_reach_exactly_the_budget_without_duplicates(
     tmp_path, storage_url, monkeypatch
 ) -> None:
-    monkeypatch.setenv("TW_TEST_DELAY", "0.05")
+    (tmp_path / "barrier").mkdir()  # first trials wait until both tasks are up, however loaded
+    monkeypatch.setenv("TW_TEST_BARRIER", f"{tmp_path / 'barrier'}:2")
     result = tw.run(
-        objectives.slow_quadratic,
+        objectives.environment,
         SPACE,
         root=tmp_path / "dask",
         storage=storage_url,
@@ -50,17 +51,22 @@ def test_two_dask_workers_reach_exactly_the_budget_without_duplicates(
 
 
 def test_trial_that_kills_its_dask_worker_is_retried_then_failed(tmp_path) -> None:
-    result = tw.run(
-        objectives.misbehaving,  # "sigkill" SIGKILLs the Dask worker process evaluating it
-        tw.Space(kind=tw.Categorical(["ok", "sigkill", "ok too"])),
-        root=tmp_path / "killer",
-        optimizer="grid_search",
-        workers=2,
-        executor="dask",
-        max_retries=1,
-        stale_after=600.0,  # recovered by the task Dask runs again, not by a stale heartbeat
-        progress=False,
-    )
+    import dask
+
+    # Dask reruns a task after its worker's first death (the rerun recovers the trial), and gives
+    # up after the second (KilledWorker: the client recovers the trial and resubmits the task).
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        result = tw.run(
+            objectives.misbehaving,  # "sigkill" SIGKILLs the Dask worker process evaluating it
+            tw.Space(kind=tw.Categorical(["ok", "sigkill", "ok too"])),
+            root=tmp_path / "killer",
+            optimizer="grid_search",
+            workers=2,
+            executor="dask",
+            max_retries=1,
+            stale_after=600.0,  # recovered at once, not by a stale heartbeat
+            progress=False,
+        )
     by_kind: dict[str, list] = {}
     for trial in result.trial_list:
         by_kind.setdefault(trial.config["kind"], []).append(trial)
@@ -69,6 +75,7 @@ def test_trial_that_kills_its_dask_worker_is_retried_then_failed(tmp_path) -> No
     first, retry = by_kind["sigkill"]
     assert first.status is TrialStatus.CRASHED and "its Dask worker died" in first.error
     assert retry.retry_of == first.number and retry.status is TrialStatus.FAILED
+    assert "tunewise task: its Dask worker died" in retry.error  # found by the client
     assert "max_retries=1" in retry.error
 
 
