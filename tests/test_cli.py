@@ -189,9 +189,11 @@ def test_demo_runs_and_reports_accuracy(tmp_path, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_run_on_a_dask_cluster_with_one_worker_per_gpu(
+def test_run_on_a_dask_scheduler_with_one_worker_per_gpu(
     tmp_path, space_file, monkeypatch, capsys
 ) -> None:
+    from distributed import LocalCluster
+
     from tunewise.runtime.devices import GPU_COUNT_ENV
 
     monkeypatch.setenv(GPU_COUNT_ENV, "2")  # declared, not detected: nothing here touches CUDA
@@ -201,8 +203,11 @@ def test_run_on_a_dask_cluster_with_one_worker_per_gpu(
     root = tmp_path / "dask-gpus"
     argv = ["run", "tests.runtime.objectives:environment", "--space", str(space_file)]
     argv += ["--root", str(root), "--budget", "4", "--optimizer", "random_search", "--quiet"]
-    argv += ["--executor", "dask", "--devices", "0,1", "--trial-timeout", "120"]
-    assert main(argv) == 0
+    argv += ["--devices", "0,1", "--trial-timeout", "120"]
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:  # a cluster of someone else's: the tasks check the GPUs on their machine
+        assert main([*argv, "--dask-address", cluster.scheduler_address]) == 0
     assert "4 succeeded" in capsys.readouterr().out
     result = tw.load(root)
     assert result._study.record.settings["trial_timeout"] == 120

@@ -33,7 +33,7 @@ def test_asking_for_gpus_on_a_machine_without_any_is_a_clear_error(tmp_path, mon
     monkeypatch.delenv(GPU_COUNT_ENV, raising=False)
     if gpu_count()[0] > 0:
         pytest.skip("this machine has a GPU")
-    with pytest.raises(ValueError, match=r"devices=\[0, 1\] asks for GPUs, but none was found"):
+    with pytest.raises(ValueError, match=r"devices=\[0, 1\] asks for GPUs, but 0 GPUs were found"):
         _run(tmp_path, devices=[0, 1])
     assert not (tmp_path / "gpu").exists()  # refused before anything ran on the CPU
 

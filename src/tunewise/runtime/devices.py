@@ -53,8 +53,9 @@ def check_devices(devices: Sequence[int]) -> list[str]:
     count, how = gpu_count()
     if count == 0:
         raise ValueError(
-            f"devices={list(devices)} asks for GPUs, but none was found ({how}); leave devices "
-            f"unset to run on the CPU, or set {GPU_COUNT_ENV} if the GPUs are there but not seen"
+            f"devices={list(devices)} asks for GPUs, but 0 GPUs were found ({how}); leave "
+            f"devices unset to run on the CPU, or set {GPU_COUNT_ENV} if the GPUs are there but "
+            "not seen"
         )
     missing = [d for d in devices if d >= count]
     if missing:
