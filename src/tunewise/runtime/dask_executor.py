@@ -278,7 +278,7 @@ def dask_worker_task(job: WorkerJob, stop_event: str) -> int:
     event = Event(stop_event, client=get_client())  # bound here: the watcher is no task thread
     threading.Thread(target=_watch, args=(event, stop), daemon=True).start()
     try:
-        with Store(job.url) as store:
+        with Store(job.url, retry_open=True) as store:  # the client opened it already
             study = store.study(job.study)
             settings = Settings.from_stored(study.record.settings)
             _recover_predecessors(study, job.name, name, settings)

@@ -113,7 +113,8 @@ def worker_process(job: WorkerJob) -> None:
     code = 0
     with stop_signals_raise():
         try:
-            with Store(job.url) as store:
+            # The run opened this store already, so a fault now is transient (a server restart).
+            with Store(job.url, retry_open=True) as store:
                 study = store.study(job.study)
                 settings = Settings.from_stored(study.record.settings)
                 optimizer = make_optimizer(study.record.optimizer)
