@@ -14,9 +14,9 @@ The test compares this log with the store (see :mod:`tests.faults.invariants`).
 from __future__ import annotations
 
 import os
-import signal
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import tunewise as tw
@@ -46,8 +46,30 @@ def _append(path: Path, line: str) -> None:
 
 def recorded(config: dict, trial: TrialContext) -> dict:
     """Sleeps 50-100 ms (a deterministic share of the config), then returns ``value_of(config)``."""
+    return _evaluate(config, trial, lambda: None)
+
+
+def misbehaving(config: dict, trial: TrialContext) -> dict:
+    """Does what ``config["kind"]`` says, else behaves as :func:`recorded`.
+
+    ``hang`` sleeps for ten minutes; ``abort`` calls ``os.abort()`` (SIGABRT); ``segfault`` reads
+    address 0; ``memory`` allocates 20 MB at a time, each page touched, up to 640 MB (far more
+    than the tests' 256 MB limit, never enough to hurt the machine).
+    """
+    return _evaluate(config, trial, MISDEEDS[config["kind"]])
+
+
+def aborts_on_one_config(config: dict, trial: TrialContext) -> dict:
+    """:func:`recorded`, except that it calls ``os.abort()`` (SIGABRT, as a crash in native code
+    would) for the configuration whose ``x`` is ``$TW_FAULTS_ABORT_X``."""
+    doomed = config["x"] == float(os.environ.get("TW_FAULTS_ABORT_X", "nan"))
+    return _evaluate(config, trial, os.abort if doomed else lambda: None)
+
+
+def _evaluate(config: dict, trial: TrialContext, misdeed: Callable[[], object]) -> dict:
     path = log_path(trial)
     _append(path, f"begin {trial.number} {os.getpid()} {time.time()!r}\n")
+    misdeed()
     time.sleep(0.05 + 0.05 * ((config["x"] + 5.0) / 10.0))
     value = value_of(config)
     nonce = uuid.uuid4().hex
@@ -55,24 +77,23 @@ def recorded(config: dict, trial: TrialContext) -> dict:
     return {"objective": value, "info": {"nonce": nonce, "pid": os.getpid()}}
 
 
-def misbehaving(config: dict, trial: TrialContext) -> dict:
-    """Does what ``config["kind"]`` says, else behaves as :func:`recorded`.
+def _segfault() -> None:
+    import ctypes
 
-    ``hang`` sleeps for ten minutes; ``abort`` calls ``os.abort()`` (SIGABRT, as a segfault in
-    native code would kill the process); ``memory`` allocates 20 MB at a time, each page touched,
-    up to 640 MB (more than the tests' 256 MB limit, never enough to hurt the machine);
-    ``sigkill`` kills its own process.
-    """
-    kind = config["kind"]
-    if kind == "hang":
-        time.sleep(600)
-    elif kind == "abort":
-        os.abort()
-    elif kind == "memory":
-        hoard = []
-        for _ in range(32):
-            hoard.append(bytearray(b"x" * 20_000_000))
-            time.sleep(0.02)
-    elif kind == "sigkill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return recorded(config, trial)
+    ctypes.string_at(0)
+
+
+def _eat_memory() -> None:
+    hoard = []
+    for _ in range(32):
+        hoard.append(bytearray(b"x" * 20_000_000))
+        time.sleep(0.02)
+
+
+MISDEEDS: dict[str, Callable[[], object]] = {
+    "ok": lambda: None,
+    "hang": lambda: time.sleep(600),
+    "abort": os.abort,
+    "segfault": _segfault,
+    "memory": _eat_memory,
+}

@@ -3,13 +3,16 @@ records every slot once, and its table is what the objective returned."""
 
 from __future__ import annotations
 
+import os
+
+import psutil
 import pytest
 
 import tunewise as tw
 from tests.conftest import unique_name
 from tests.faults import objectives
 from tests.faults.conftest import FAST, Killer, spawned_workers
-from tests.faults.invariants import check_invariants, ground_truth_log
+from tests.faults.invariants import check_invariants, ground_truth_log, read_evaluations
 from tunewise.storage import storage_url
 
 pytestmark = pytest.mark.slow
@@ -55,3 +58,46 @@ def test_sixteen_workers_six_sigkilled_at_random(tmp_path, postgres_url) -> None
     assert all("SIGKILL" in (t.error or "") for t in summary.crashed), [
         t.error for t in summary.crashed
     ]
+
+
+def test_dask_workers_sigkilled_at_random(tmp_path, postgres_url) -> None:
+    """The same on a Dask LocalCluster (4 worker processes, each under a nanny that restarts it):
+    SIGKILL the Dask worker processes that run the evaluations."""
+    study, budget = unique_name("kill-dask"), 80
+    log = ground_truth_log(tmp_path, study)
+
+    def dask_workers() -> list[int]:  # the processes that evaluated something (not this one)
+        pids = {e.pid for e in read_evaluations(log)} - {os.getpid()}
+        return [pid for pid in pids if psutil.pid_exists(pid)]
+
+    killer = Killer(log, dask_workers, kills=3, start_after=8, stop_after=budget - 10, gap=0.6)
+    killer.start()
+    try:
+        result = tw.run(
+            objectives.recorded,
+            objectives.SPACE,
+            root=tmp_path,
+            storage=postgres_url,
+            study=study,
+            optimizer="random_search",
+            budget=budget,
+            workers=4,
+            executor="dask",
+            seed=4,
+            max_retries=6,
+            progress=False,
+            **FAST,
+        )
+    finally:
+        killed = killer.stop()
+    result._study.store.close()
+    print(f"killer seed {killer.seed}: killed {killed}")
+    summary = check_invariants(
+        storage_url(storage=postgres_url), study, root=tmp_path, budget=budget, signalled=killed
+    )
+    print(summary)
+    assert len(killed) == 3, f"only {len(killed)} kills landed inside the run"
+    assert summary.crashed, "no kill hit a running trial"
+    tasks = {t.worker.split("@")[0] for t in summary.trials if t.worker}
+    processes = {t.worker for t in summary.trials if t.worker}
+    assert len(tasks) >= 4 and len(processes) > len(tasks)  # killed tasks ran again elsewhere
