@@ -36,12 +36,12 @@ def spawned_workers() -> list[psutil.Process]:
 class Killer(threading.Thread):
     """Kills ``kills`` worker processes at random moments of a run, from a thread of the test.
 
-    It waits until ``start_after`` evaluations have returned (the run is under way), then, every
-    ``gap`` seconds (a random share of it), kills one of ``candidates()``: in turn, one that is
+    The moments are random points of the run's progress: ``kills`` distinct counts of returned
+    evaluations between ``start_after`` and ``stop_after``, so that every kill lands inside the
+    run however fast it goes. At each, it kills one of ``candidates()``: in turn, one that is
     inside an evaluation, the one that most recently returned a value (it may be between
     returning and recording: the hardest moment to lose), and any at random (it may be claiming,
-    recording or starting up). It stops early once ``stop_after`` evaluations have returned, so
-    that every kill lands inside the run. ``killed`` are the pids, ``seed`` replays the choices.
+    recording or starting up). ``killed`` are the pids; ``seed`` replays the choices.
     """
 
     def __init__(
@@ -52,12 +52,11 @@ class Killer(threading.Thread):
         kills: int,
         start_after: int,
         stop_after: int,
-        gap: float = 0.6,
         sig: int = signal.SIGKILL,
         seed: int | None = None,
     ) -> None:
         super().__init__(name="fault-killer", daemon=True)
-        self.log, self.candidates, self.kills, self.gap, self.sig = log, candidates, kills, gap, sig
+        self.log, self.candidates, self.kills, self.sig = log, candidates, kills, sig
         self.start_after, self.stop_after = start_after, stop_after
         self.seed = seed if seed is not None else random.randrange(2**32)
         self.killed: list[int] = []
@@ -66,30 +65,26 @@ class Killer(threading.Thread):
 
     def run(self) -> None:
         rng = random.Random(self.seed)
+        moments = sorted(rng.sample(range(self.start_after, self.stop_after), self.kills))
         try:
-            deadline = time.monotonic() + 120
-            while len(_returned(self.log)) < self.start_after and time.monotonic() < deadline:
-                if self._done.wait(0.02):
-                    return
-            while len(self.killed) < self.kills and not self._done.is_set():
-                if self._done.wait(rng.uniform(0.2, 1.0) * self.gap):
-                    return
+            while moments and not self._done.wait(0.01):
                 evaluations = read_evaluations(self.log)
-                returned = _returned(self.log, evaluations)
-                if len(returned) >= self.stop_after:
-                    return
+                returned = _returned(evaluations)
+                if len(returned) < moments[0]:
+                    continue
                 alive = [pid for pid in self.candidates() if pid not in self.killed]
                 busy = [e.pid for e in evaluations if e.nonce is None and e.pid in alive]
                 latest = [pid for pid in reversed(returned[-3:]) if pid in alive]
                 choice = [busy, latest, alive][len(self.killed) % 3] or alive
                 if not choice:
                     continue
-                pid = rng.choice(choice) if choice is not latest else choice[0]
+                pid = choice[0] if choice is latest else rng.choice(choice)
                 try:
                     os.kill(pid, self.sig)
                 except ProcessLookupError:
                     continue
                 self.killed.append(pid)
+                moments.pop(0)
         except BaseException as exc:  # reported by stop()
             self.error = exc
 
@@ -101,10 +96,8 @@ class Killer(threading.Thread):
         return self.killed
 
 
-def _returned(log: Path, evaluations: list[Evaluation] | None = None) -> list[int]:
-    """Pids of the evaluations that returned, in order."""
-    if evaluations is None:
-        evaluations = read_evaluations(log)
+def _returned(evaluations: list[Evaluation]) -> list[int]:
+    """Pids of the evaluations that returned, in the order they returned."""
     done = [e for e in evaluations if e.nonce is not None]
     return [e.pid for e in sorted(done, key=lambda e: e.ended or 0.0)]
 

@@ -14,6 +14,7 @@ The test compares this log with the store (see :mod:`tests.faults.invariants`).
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -64,6 +65,28 @@ def aborts_on_one_config(config: dict, trial: TrialContext) -> dict:
     would) for the configuration whose ``x`` is ``$TW_FAULTS_ABORT_X``."""
     doomed = config["x"] == float(os.environ.get("TW_FAULTS_ABORT_X", "nan"))
     return _evaluate(config, trial, os.abort if doomed else lambda: None)
+
+
+def stopped_while_converting(config: dict, trial: TrialContext) -> dict:
+    """:func:`recorded`, but with ``$TW_FAULTS_STOP_IN_ITEM`` set its objective is a 0-d
+    tensor-like value whose ``.item()`` gets this process SIGTERMed, as a Ctrl-C lands while
+    tunewise reads a CUDA tensor's value (``.item()`` waits for the GPU to finish)."""
+    result = _evaluate(config, trial, lambda: None)
+    if os.environ.get("TW_FAULTS_STOP_IN_ITEM"):
+        result["objective"] = _Scalar(result["objective"])
+    return result
+
+
+class _Scalar:
+    size = 1
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def item(self) -> float:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the signal handler raises in here
+        return self.value
 
 
 def _evaluate(config: dict, trial: TrialContext, misdeed: Callable[[], object]) -> dict:

@@ -80,3 +80,38 @@ def test_sigterm_mid_run_then_resume_spends_the_budget_exactly(tmp_path, postgre
     summary = check_invariants(url, study, root=tmp_path, budget=BUDGET, signalled=stopped)
     print(f"{finished} finished and {requeued} re-queued by the SIGTERM; {summary}")
     assert not summary.crashed
+
+
+STOPPED_IN_ITEM = """
+import sys
+import tunewise as tw
+from tests.faults import objectives
+
+tw.run(objectives.stopped_while_converting, objectives.SPACE, root=sys.argv[1], budget=3,
+       optimizer="random_search", seed=0, progress=False, heartbeat_interval=0.5,
+       stale_after=2.0)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a SIGTERM/Ctrl-C after evaluate returned but before its result is recorded "
+    "(here while .item() of the returned 0-d tensor runs) propagates out of Worker.run without "
+    "re-queuing the trial: it is left running, its result lost, until its heartbeat goes stale",
+)
+def test_sigterm_while_the_returned_value_is_read_requeues_the_trial(tmp_path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(STOPPED_IN_ITEM), str(tmp_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TW_FAULTS_STOP_IN_ITEM": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "Interrupted: SIGTERM" in run.stderr, run.stderr
+    with Store(storage_url(root=tmp_path)) as store:
+        view = store.study(tmp_path.name)
+        view.refresh()
+        (trial,) = view.trials()
+    assert trial.status is TrialStatus.PENDING, f"trial 0 was left {trial.status}"
+    assert trial.error == "re-queued: interrupted by SIGTERM"

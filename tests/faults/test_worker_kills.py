@@ -27,7 +27,6 @@ def test_sixteen_workers_six_sigkilled_at_random(tmp_path, postgres_url) -> None
         kills=6,
         start_after=10,
         stop_after=budget - 20,
-        gap=0.5,
     )
     killer.start()
     try:
@@ -70,7 +69,7 @@ def test_dask_workers_sigkilled_at_random(tmp_path, postgres_url) -> None:
         pids = {e.pid for e in read_evaluations(log)} - {os.getpid()}
         return [pid for pid in pids if psutil.pid_exists(pid)]
 
-    killer = Killer(log, dask_workers, kills=3, start_after=8, stop_after=budget - 10, gap=0.6)
+    killer = Killer(log, dask_workers, kills=3, start_after=8, stop_after=budget - 15)
     killer.start()
     try:
         result = tw.run(
