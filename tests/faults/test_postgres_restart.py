@@ -77,12 +77,6 @@ def test_workers_ride_through_a_postgres_restart(tmp_path, postgres_url, restart
     assert len(summary.evaluations) == BUDGET  # nothing was evaluated twice
 
 
-@pytest.mark.xfail(
-    reason="bug: after a store outage longer than stale_after, every running trial is declared "
-    "crashed although its worker is alive; both the original and its retry are evaluated and "
-    "recorded (one slot finished twice, one configuration fewer than the budget)",
-    strict=False,
-)
 def test_outage_longer_than_stale_after_evaluates_no_slot_twice(
     tmp_path, postgres_url, restartable_postgres
 ):

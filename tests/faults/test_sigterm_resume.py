@@ -93,12 +93,6 @@ tw.run(objectives.stopped_while_converting, objectives.SPACE, root=sys.argv[1], 
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a SIGTERM/Ctrl-C after evaluate returned but before its result is recorded "
-    "(here while .item() of the returned 0-d tensor runs) propagates out of Worker.run without "
-    "re-queuing the trial: it is left running, its result lost, until its heartbeat goes stale",
-)
 def test_sigterm_while_the_returned_value_is_read_requeues_the_trial(tmp_path) -> None:
     run = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(STOPPED_IN_ITEM), str(tmp_path)],

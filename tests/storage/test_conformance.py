@@ -192,6 +192,66 @@ class TestStoreConformance:
         assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
         assert study.totals().n_finished == 1
 
+    def test_running_heartbeats_are_read_by_number(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        other = make_study(storage_url)
+        other.claim(suggestion("a"), worker="w", limits=NO_LIMITS)  # another study's: not read
+        assert study.running_heartbeats() == {}
+        for slot in ("a", "b", "c", "d"):
+            study.claim(suggestion(slot), worker="w", limits=NO_LIMITS)
+        study.finish(1, worker="w", status=TrialStatus.SUCCEEDED, objective=1.0)
+        study.release(3, worker="w", reason="test")
+        study.refresh()
+        before = study.running_heartbeats()
+        assert set(before) == {0, 2}
+        assert all(isinstance(beat, float) for beat in before.values())
+        time.sleep(0.01)
+        assert study.heartbeat(2, worker="w")
+        after = study.running_heartbeats()
+        assert after[0] == before[0] and after[2] > before[2]
+
+    def test_silent_trials_are_crashed_only_if_their_heartbeat_did_not_move(
+        self, storage_url: str
+    ) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)
+        study.claim(suggestion("b"), worker="alive", limits=NO_LIMITS)
+        study.claim(suggestion("c"), worker="never", limits=NO_LIMITS)
+        study.claim(suggestion("d"), worker="done", limits=NO_LIMITS)
+        with study.store.engine.begin() as conn:  # a running trial without any heartbeat
+            conn.execute(
+                update(schema.trials)
+                .where(schema.trials.c.study_id == study.record.id, schema.trials.c.number == 2)
+                .values(heartbeat=None)
+            )
+        assert study.recover_silent({}, max_retries=1) == []
+        observed = study.running_heartbeats()
+        assert observed[2] is None
+        # Between the observation and the recovery, one beats and one finishes.
+        time.sleep(0.01)
+        assert study.heartbeat(1, worker="alive")
+        study.finish(3, worker="done", status=TrialStatus.SUCCEEDED, objective=1.0)
+        assert study.recover_silent(observed, max_retries=1, silent_for=2.0) == [0, 2]
+        study.refresh()
+        dead, alive, never, done, retry_a, retry_c = study.trials()
+        assert dead.status is never.status is TrialStatus.CRASHED
+        assert dead.error == "worker dead sent no heartbeat for 2 s; re-queued as trial 4"
+        assert alive.status is TrialStatus.RUNNING and done.status is TrialStatus.SUCCEEDED
+        assert (retry_a.status, retry_a.slot, retry_a.retry_of) == (TrialStatus.PENDING, "a", 0)
+        assert (retry_c.slot, retry_c.retry_of) == ("c", 2)
+        assert study.totals().n_live == 4  # each crash is counted once, through its retry
+        # Observed again, nothing left silent is crashed twice; after max_retries it fails.
+        assert study.recover_silent(observed, max_retries=1) == []
+        claimed = study.claim_pending(worker="next", limits=NO_LIMITS)
+        assert claimed.number == 4
+        again = study.running_heartbeats()
+        assert study.recover_silent({4: again[4]}, max_retries=1) == [4]
+        study.refresh()
+        final = study.trials()[4]
+        assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
+        assert final.error.startswith("worker next sent no heartbeat;")
+        assert study.totals().n_finished == 2
+
     def test_dead_worker_is_recovered_at_once(self, storage_url: str) -> None:
         study = make_study(storage_url)
         study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)

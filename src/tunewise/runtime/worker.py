@@ -154,7 +154,6 @@ class Worker:
             else None
         )
         self.evaluated = 0
-        self._next_recovery = 0.0
         self._fidelity_name = study.space.fidelity_name
         self._trials_root = trial_directory(self.root, study.name, 0).parent
 
@@ -162,40 +161,57 @@ class Worker:
         """Work until done; returns how many trials this worker evaluated."""
         budget = StoredBudget.from_stored(self.study.budget())
         heartbeat = Heartbeat(
-            self.study, worker=self.name, interval=self.settings.heartbeat_interval
+            self.study,
+            worker=self.name,
+            interval=self.settings.heartbeat_interval,
+            stale_after=self.settings.stale_after,
+            max_retries=self.settings.max_retries,
         )
         idle = _Backoff()
         try:
             while not budget.past_deadline() and not self._stopping():
                 raise_if_stop_requested()
                 self.study.refresh()
-                self._recover_stale_now_and_then()
                 trial = self.claim(budget.limits)
                 if trial is None:
                     if self._finished(budget):
                         break
                     idle.wait()
                     continue
-                idle.reset()
-                if self._stopping():
-                    self._release(trial, "interrupted by a stop request")
-                    break
-                heartbeat.track(trial.number)
+                # From the claim until its result is committed, a Ctrl-C or SIGTERM re-queues
+                # the trial (release does nothing once it is recorded, or already re-queued).
                 try:
-                    result = self.execute(trial, on_report=heartbeat.set_curve)
-                finally:
-                    heartbeat.untrack()
-                if self._stopping() and not self._still_ours(trial):
-                    logger.warning(
-                        "trial %d was re-queued by the stop request while it ran; its result is "
-                        "dropped",
-                        trial.number,
-                    )
-                    break
-                self.record(trial, result)
+                    idle.reset()
+                    if not self._work_on(trial, heartbeat):
+                        break
+                except (KeyboardInterrupt, Interrupted) as stop:
+                    self._release(trial, _interrupted_by(stop))
+                    raise
         finally:
             heartbeat.stop()
         return self.evaluated
+
+    def _work_on(self, trial: Trial, heartbeat: Heartbeat) -> bool:
+        """Evaluate and record a claimed trial; False when a stop request ends the loop."""
+        if self._stopping():
+            self._release(trial, "interrupted by a stop request")
+            return False
+        heartbeat.track(trial.number)  # until recorded: a finish retried through an outage beats
+        try:
+            result = self.execute(trial, on_report=heartbeat.set_curve)
+            if self._stopping() and not self._still_ours(trial):
+                logger.warning(
+                    "trial %d was re-queued by the stop request while it ran; its result is "
+                    "dropped",
+                    trial.number,
+                )
+                return False
+            heartbeat.recording()
+            recorded = self._record(trial, result)
+        finally:
+            heartbeat.untrack()
+        self._recorded(trial, recorded)
+        return True
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -265,17 +281,6 @@ class Worker:
             return False
         return not self.optimizer.ask(self.study.history(), 1)
 
-    def _recover_stale_now_and_then(self) -> None:
-        now = time.monotonic()
-        if now < self._next_recovery:
-            return
-        self._next_recovery = now + max(self.settings.stale_after / 4, 0.05)
-        recovered = self.study.recover_stale(
-            stale_after=self.settings.stale_after, max_retries=self.settings.max_retries
-        )
-        if recovered:
-            self.study.refresh()
-
     # -- running --------------------------------------------------------------------------------
 
     def execute(
@@ -340,7 +345,10 @@ class Worker:
 
     def record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
         """Store the outcome of ``trial``; with ``on_error="raise"`` a failure then raises."""
-        recorded = self._record(trial, result)
+        return self._recorded(trial, self._record(trial, result))
+
+    def _recorded(self, trial: Trial, recorded: Trial) -> Trial:
+        """What follows a committed result: count it, report it, raise if asked to."""
         self.evaluated += 1
         if self.on_finished is not None:
             self.on_finished(recorded, self.study)

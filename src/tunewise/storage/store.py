@@ -6,8 +6,9 @@ Contract (checked by ``tests/storage/test_conformance.py`` on every backend):
 - a claim is one short transaction on the locked study row: the optimizer's (possibly slow) ``ask``
   runs before it, on a snapshot, and a taken slot or an exhausted budget is reported, not waited on;
 - every finished trial is recorded exactly once, and a finished trial is never changed again;
-- a running trial whose heartbeat went stale, or whose worker is known to have died, is marked
-  ``crashed`` and re-queued as a new pending trial with the same slot (or failed, after
+- a running trial whose heartbeat an observer saw silent for ``stale_after`` (compare-and-set on
+  the value seen, see :mod:`tunewise.runtime.staleness`), or whose worker is known to have died,
+  is marked ``crashed`` and re-queued as a new pending trial with the same slot (or failed, after
   ``max_retries``);
 - reads return snapshots (frozen :class:`~tunewise.trial.Trial` objects), and a worker reads only
   what changed since its last read;
@@ -33,9 +34,11 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    and_,
     bindparam,
     func,
     inspect,
+    or_,
     select,
     update,
 )
@@ -145,6 +148,9 @@ class _Statements:
             T.c.number == bindparam("b_number"),
             T.c.status == TrialStatus.RUNNING.value,
             T.c.worker == bindparam("b_worker"),
+        )
+        self.running_heartbeats = select(T.c.number, T.c.heartbeat).where(
+            T.c.study_id == sid, T.c.status == bindparam("b_running")
         )
         self.beat = update(T).where(*running_of).values(heartbeat=bindparam("b_now"))
         self.beat_with_curve = (
@@ -816,6 +822,55 @@ class StudyStore:
 
         return self._retrying(
             "recover_stale", lambda: self._crash(stale, why, max_retries, "stale heartbeat")
+        )
+
+    @_retried
+    def running_heartbeats(self) -> dict[int, float | None]:
+        """The heartbeat value of each of this study's running trials, by trial number.
+
+        One cheap read, for an observer that judges silence by what it sees change
+        (:class:`~tunewise.runtime.staleness.SilenceWatch`), not by the values as times.
+        """
+        with read_transaction(self._engine) as conn:
+            rows = conn.execute(
+                _SQL.running_heartbeats, {"b_sid": self._id, "b_running": TrialStatus.RUNNING.value}
+            )
+            return {number: heartbeat for number, heartbeat in rows}
+
+    def recover_silent(
+        self,
+        observed: Mapping[int, float | None],
+        *,
+        max_retries: int,
+        silent_for: float | None = None,
+    ) -> list[int]:
+        """Crash the running trials whose heartbeat still holds the value an observer saw
+        unchanged (``observed``: trial number -> that value) for ``silent_for`` seconds.
+
+        Compare-and-set, in one transaction: a trial that beat since (or finished, or was
+        re-queued) is left alone. Each crashed trial is retried or failed as by
+        :meth:`recover_stale`. Returns their numbers.
+        """
+        if not observed:
+            return []
+        unchanged = or_(
+            *(
+                and_(
+                    T.c.number == number,
+                    T.c.heartbeat.is_(None) if beat is None else T.c.heartbeat == beat,
+                )
+                for number, beat in observed.items()
+            )
+        )
+
+        during = f" for {silent_for:g} s" if silent_for is not None else ""
+
+        def why(row: Mapping[str, Any], _now: float) -> str:
+            return f"worker {row['worker']} sent no heartbeat{during}"
+
+        return self._retrying(
+            "recover_silent",
+            lambda: self._crash(unchanged, why, max_retries, "no heartbeat"),
         )
 
     def recover_worker(self, worker: str, *, max_retries: int, reason: str) -> list[int]:
