@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 
 import pytest
@@ -21,6 +22,7 @@ from tunewise.storage import (
     StudyStore,
     schema,
 )
+from tunewise.storage.engine import write_transaction
 from tunewise.trial import Suggestion, TrialStatus
 
 SPACE = tw.Space(
@@ -321,6 +323,47 @@ class TestStoreConformance:
             1, worker="w", status=TrialStatus.FAILED, objective=nan, error="e"
         ).status is (failed.status)
         assert study.totals().n_finished == 2
+
+    def test_claim_takes_the_first_free_slot_of_several(self, storage_url: str) -> None:
+        study = make_study(storage_url)
+        study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
+        claim = study.claim(
+            [suggestion("a"), suggestion("b"), suggestion("c")], worker="w2", limits=NO_LIMITS
+        )
+        assert (claim.outcome, claim.index, claim.trial.slot) == (ClaimOutcome.CLAIMED, 1, "b")
+        again = study.claim([suggestion("a"), suggestion("b")], worker="w2", limits=NO_LIMITS)
+        assert (again.index, again.trial.number) == (1, claim.trial.number)  # a replay
+        taken = study.claim([suggestion("a"), suggestion("b")], worker="w3", limits=NO_LIMITS)
+        assert (taken.outcome, taken.trial, taken.index) == (ClaimOutcome.CONFLICT, None, None)
+        assert (study.totals().n_live, study.totals().seq) == (2, 2)
+        with pytest.raises(ValueError, match="distinct"):
+            study.claim([suggestion("d"), suggestion("d")], worker="w3", limits=NO_LIMITS)
+        limits = Limits(max_trials=2)
+        full = study.claim([suggestion("d"), suggestion("e")], worker="w3", limits=limits)
+        assert full.outcome is ClaimOutcome.BUDGET
+        assert (study.totals().n_live, study.totals().seq) == (2, 2)
+
+    def test_a_claim_of_taken_slots_does_not_wait_for_the_study_lock(
+        self, storage_url: str
+    ) -> None:
+        """Slots stay taken, so a claim that finds them all taken answers without the lock."""
+        study = make_study(storage_url)
+        study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
+        holder = make_study(storage_url, study.name)
+        answers: list[ClaimOutcome] = []
+        with write_transaction(holder._engine) as conn:
+            holder._lock(conn)
+            thread = threading.Thread(
+                target=lambda: answers.append(
+                    study.claim(suggestion("a"), worker="w2", limits=NO_LIMITS).outcome
+                )
+            )
+            thread.start()
+            thread.join(10.0)
+            waited = thread.is_alive()
+        thread.join()
+        assert not waited
+        assert answers == [ClaimOutcome.CONFLICT]
 
     def test_heartbeat_of_a_trial_that_is_not_ours_reports_false(self, storage_url: str) -> None:
         study = make_study(storage_url)

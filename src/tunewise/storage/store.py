@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -99,8 +99,8 @@ class _Statements:
         self.changed = (
             select(T).where(T.c.study_id == sid, T.c.seq > bindparam("b_after")).order_by(T.c.seq)
         )
-        self.slot_taken = select(T.c.number, T.c.status, T.c.worker, T.c.config).where(
-            T.c.study_id == sid, T.c.slot == bindparam("b_slot")
+        self.slots_taken = select(T.c.slot, T.c.number, T.c.status, T.c.worker, T.c.config).where(
+            T.c.study_id == sid, T.c.slot.in_(bindparam("b_slots", expanding=True))
         )
         self.insert_trial = T.insert()
         self.claimed = (
@@ -222,8 +222,19 @@ class ClaimOutcome(Enum):
 
 @dataclass(frozen=True)
 class Claim:
+    """What :meth:`StudyStore.claim` did; ``index`` is the position of the claimed suggestion."""
+
     outcome: ClaimOutcome
     trial: Trial | None = None
+    index: int | None = None
+
+
+class _Refused(Exception):
+    """Raised inside a claim's transaction to roll it back (nothing was written)."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(claim.outcome.value)
+        self.claim = claim
 
 
 def _dumps(value: Any) -> str:
@@ -463,6 +474,7 @@ class StudyStore:
         self._engine = store.engine
         self._retrying = store._retrying
         self._id = record.id
+        self._sqlite = is_sqlite(store.url)
         fidelity = record.space.fidelity
         self._integer_fidelity = bool(fidelity is not None and fidelity.is_integer)
         self._trials: list[Trial | None] = []  # indexed by number (numbers are dense)
@@ -545,64 +557,104 @@ class StudyStore:
 
     @_retried
     def claim(
-        self, suggestion: Suggestion, *, worker: str, limits: Limits, device: str | None = None
+        self,
+        suggestions: Suggestion | Sequence[Suggestion],
+        *,
+        worker: str,
+        limits: Limits,
+        device: str | None = None,
     ) -> Claim:
-        """Insert ``suggestion`` as a running trial if its slot is free and the budget allows.
+        """Insert the first of ``suggestions`` whose slot is free as a running trial, if the
+        budget allows; ``Claim.index`` says which one.
 
-        ``device`` names the accelerator the trial will run on. If the slot is already running
-        under ``worker`` with the same config, that trial is returned: it is this worker's own
-        claim, committed before a lost reply.
+        The suggestions' slots must be distinct. ``device`` names the accelerator the trial will
+        run on. If a slot is already running under ``worker`` with the same config, that trial is
+        returned: it is this worker's own claim, committed before a lost reply.
+
+        A slot once taken stays taken (a crashed trial hands it to its retry), so a cheap read
+        without the lock that finds every slot taken answers ``CONFLICT`` at once; the check is
+        repeated under the study lock. A refused claim (``CONFLICT``, ``BUDGET``) rolls back: it
+        wrote nothing, so it does not wait for a commit while holding the lock.
         """
         _check_device(device)
-        increment = self._fidelity_increment(suggestion)
-        config = _dumps(dict(suggestion.config))
-        now = time.time()
-        with write_transaction(self._engine) as conn:
-            totals = self._lock(conn)
-            taken = (
-                conn.execute(_SQL.slot_taken, {"b_sid": self._id, "b_slot": suggestion.slot})
-                .mappings()
-                .first()
-            )
-            if taken is not None:
-                if (taken["status"], taken["worker"], taken["config"]) != (
-                    TrialStatus.RUNNING.value,
-                    worker,
-                    config,
-                ):
+        if isinstance(suggestions, Suggestion):
+            suggestions = (suggestions,)
+        if not suggestions:
+            raise ValueError("claim: give at least one suggestion")
+        slots = [s.slot for s in suggestions]
+        if len(set(slots)) != len(slots):
+            raise ValueError(f"claim: the suggestions' slots must be distinct, got {slots}")
+        configs = [_dumps(dict(s.config)) for s in suggestions]
+        increments = [self._fidelity_increment(s) for s in suggestions]
+        if self._sqlite:  # BEGIN IMMEDIATE takes the lock: read before it
+            with read_transaction(self._engine) as conn:
+                if self._choose(conn, slots, configs, worker) is None:
                     return Claim(ClaimOutcome.CONFLICT)
-                row = conn.execute(
-                    _SQL.trial_by_number, {"b_sid": self._id, "b_number": taken["number"]}
-                ).mappings()
-                trial = self._to_trial(row.one())
-                self._put(trial)
-                return Claim(ClaimOutcome.CLAIMED, trial)
-            if limits.exhausted_for_new(totals):
-                return Claim(ClaimOutcome.BUDGET)
-            seq = totals.seq + 1
-            values = {
-                "study_id": self._id,
-                "number": totals.next_number,
-                "slot": suggestion.slot,
-                "status": TrialStatus.RUNNING.value,
-                "config": config,
-                "fidelity": _float_or_none(suggestion.fidelity),
-                "fidelity_increment": increment,
-                "info": _dumps(dict(suggestion.info)) if suggestion.info else None,
-                "worker": worker,
-                "device": device,
-                "heartbeat": now,
-                "created_at": now,
-                "started_at": now,
-                "previous_trial": suggestion.previous_trial,
-                "retries": 0,
-                "seq": seq,
-            }
-            conn.execute(_SQL.insert_trial, values)
-            conn.execute(_SQL.claimed, {"b_sid": self._id, "b_seq": seq, "b_increment": increment})
+        now = time.time()
+        try:
+            with write_transaction(self._engine) as conn:
+                if not self._sqlite and (self._choose(conn, slots, configs, worker) is None):
+                    raise _Refused(Claim(ClaimOutcome.CONFLICT))
+                totals = self._lock(conn)
+                chosen = self._choose(conn, slots, configs, worker)
+                if chosen is None:
+                    raise _Refused(Claim(ClaimOutcome.CONFLICT))
+                index, ours = chosen
+                if ours is not None:
+                    row = conn.execute(
+                        _SQL.trial_by_number, {"b_sid": self._id, "b_number": ours}
+                    ).mappings()
+                    trial = self._to_trial(row.one())
+                    self._put(trial)
+                    return Claim(ClaimOutcome.CLAIMED, trial, index)
+                if limits.exhausted_for_new(totals):
+                    raise _Refused(Claim(ClaimOutcome.BUDGET))
+                suggestion, increment = suggestions[index], increments[index]
+                seq = totals.seq + 1
+                values = {
+                    "study_id": self._id,
+                    "number": totals.next_number,
+                    "slot": suggestion.slot,
+                    "status": TrialStatus.RUNNING.value,
+                    "config": configs[index],
+                    "fidelity": _float_or_none(suggestion.fidelity),
+                    "fidelity_increment": increment,
+                    "info": _dumps(dict(suggestion.info)) if suggestion.info else None,
+                    "worker": worker,
+                    "device": device,
+                    "heartbeat": now,
+                    "created_at": now,
+                    "started_at": now,
+                    "previous_trial": suggestion.previous_trial,
+                    "retries": 0,
+                    "seq": seq,
+                }
+                conn.execute(_SQL.insert_trial, values)
+                conn.execute(
+                    _SQL.claimed, {"b_sid": self._id, "b_seq": seq, "b_increment": increment}
+                )
+        except _Refused as refused:
+            return refused.claim
         trial = self._to_trial(values)
         self._put(trial)  # _seq is not advanced: the next refresh re-reads it
-        return Claim(ClaimOutcome.CLAIMED, trial)
+        return Claim(ClaimOutcome.CLAIMED, trial, index)
+
+    def _choose(
+        self, conn: Connection, slots: Sequence[str], configs: Sequence[str], worker: str
+    ) -> tuple[int, int | None] | None:
+        """The first suggestion (its index) whose slot is free or is ``worker``'s own running
+        claim of the same config (then also that trial's number); None when all are taken."""
+        taken = {
+            row.slot: row
+            for row in conn.execute(_SQL.slots_taken, {"b_sid": self._id, "b_slots": list(slots)})
+        }
+        for index, (slot, config) in enumerate(zip(slots, configs, strict=True)):
+            row = taken.get(slot)
+            if row is None:
+                return index, None
+            if (row.status, row.worker, row.config) == (TrialStatus.RUNNING.value, worker, config):
+                return index, row.number
+        return None
 
     def claim_pending(
         self, *, worker: str, limits: Limits, device: str | None = None
