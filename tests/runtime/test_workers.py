@@ -15,6 +15,9 @@ import pytest
 
 import tunewise as tw
 from tests.runtime import objectives
+from tunewise.optimizers.random_search import RandomSearch
+from tunewise.runtime.worker import Settings, Worker
+from tunewise.storage import ClaimOutcome, Limits, Store
 from tunewise.trial import TrialStatus
 
 SPACE = tw.Space(x=tw.Float(-5.0, 5.0))
@@ -188,3 +191,43 @@ def test_trial_that_kills_its_worker_fails_after_max_retries_and_the_run_ends(tm
     assert first.status is TrialStatus.CRASHED and retry.retry_of == first.number
     assert retry.status is TrialStatus.FAILED
     assert "worker process died (SIGKILL)" in retry.error and "max_retries=1" in retry.error
+
+
+def test_a_worker_offers_several_suggestions_when_others_run(tmp_path) -> None:
+    """Workers that refreshed together ask on the same History: offered one suggestion per
+    running trial, a claim takes the next free slot instead of coming back CONFLICT."""
+    store = Store.at(root=tmp_path)
+    store.create_or_open_study(
+        "s", space=SPACE, optimizer={"name": "random_search"}, seed=0, budget={}, settings={}
+    )
+    ours, other, third = store.study("s"), store.study("s"), store.study("s")
+    optimizer = RandomSearch()
+    other.claim(optimizer.ask(other.history(), 1), worker="other", limits=Limits())
+    ours.refresh()  # sees one trial running elsewhere
+    third.refresh()
+    third.claim(optimizer.ask(third.history(), 1), worker="third", limits=Limits())  # sample:1
+    claims = []
+    claim = ours.claim
+    ours.claim = lambda *args, **kwargs: claims.append(claim(*args, **kwargs)) or claims[-1]
+    worker = Worker(
+        study=ours,
+        evaluate=lambda config, context: 0.0,
+        optimizer=optimizer,
+        settings=Settings(),
+        root=tmp_path,
+        name="ours",
+    )
+    trial = worker.claim(Limits())
+    assert (trial.slot, trial.number) == ("sample:2", 2)
+    assert [(c.outcome, c.index) for c in claims] == [(ClaimOutcome.CLAIMED, 1)]
+    lone = store.study("s")  # with nothing running elsewhere, one suggestion (reproducible)
+    assert (
+        Worker(
+            study=lone,
+            evaluate=lambda c, x: 0.0,
+            optimizer=optimizer,
+            settings=Settings(),
+            root=tmp_path,
+        )._ask_size()
+        == 1
+    )

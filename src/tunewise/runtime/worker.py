@@ -34,6 +34,7 @@ logger = logging.getLogger("tunewise")
 Evaluate = Callable[[dict[str, Any], TrialContext], Any]
 
 ON_ERROR = ("record", "raise")
+MAX_SUGGESTIONS_PER_CLAIM = 8  # how many suggestions one claim may try (see Worker._ask_size)
 
 
 @dataclass(frozen=True)
@@ -243,12 +244,12 @@ class Worker:
             if trial is not None:
                 return self._checked(trial)
         for _ in range(8):  # conflicts mean another worker claimed first: ask again on fresh data
-            suggestions = self.optimizer.ask(self.study.history(), 1)
+            suggestions = self.optimizer.ask(self.study.history(), self._ask_size())
             if not suggestions:
                 return None
             with signals_deferred():
                 claim = self.study.claim(
-                    suggestions[0], worker=self.name, limits=limits, device=self.device
+                    suggestions, worker=self.name, limits=limits, device=self.device
                 )
             if claim.outcome is ClaimOutcome.CLAIMED:
                 return self._checked(claim.trial)
@@ -256,6 +257,19 @@ class Worker:
                 return None
             self.study.refresh()
         return None
+
+    def _ask_size(self) -> int:
+        """How many suggestions to offer one claim: one more than the trials running elsewhere.
+
+        Workers that refreshed at the same moment ask on the same History, so with one
+        suggestion each all but the first would conflict. Offered several, a claim takes the
+        first whose slot is still free, in the optimizer's order (no per-worker offset: taking
+        them in order keeps ``slot k`` below the next trial number for optimizers that number
+        their slots from it, so a lone worker never finds its single slot taken). A lone worker
+        asks for one, so a one-worker study is the same whatever ran before.
+        """
+        running = sum(1 for t in self.study.pending_trials() if t.status is TrialStatus.RUNNING)
+        return min(MAX_SUGGESTIONS_PER_CLAIM, 1 + running)
 
     def _checked(self, trial: Trial) -> Trial:
         """Honor a stop request that arrived during the claim: give the trial back, then stop."""
