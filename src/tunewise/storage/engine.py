@@ -73,9 +73,11 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+    # No pool_pre_ping: it costs a round trip per checkout, and a pooled connection that died
+    # (a server restart) fails its first statement, which the store's retry layer (retry.py)
+    # treats as transient, disposing of the pool and running the transaction again.
     return create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=2,
         max_overflow=2,
         connect_args={"connect_timeout": 10, "application_name": "tunewise"},
