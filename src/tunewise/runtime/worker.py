@@ -243,8 +243,8 @@ class Worker:
                 )
             if trial is not None:
                 return self._checked(trial)
-        for _ in range(8):  # conflicts mean another worker claimed first: ask again on fresh data
-            suggestions = self.optimizer.ask(self.study.history(), self._ask_size())
+        for attempt in range(8):  # a conflict: others claimed first; ask again on fresh data
+            suggestions = self.optimizer.ask(self.study.history(), self._ask_size(attempt))
             if not suggestions:
                 return None
             with signals_deferred():
@@ -258,8 +258,9 @@ class Worker:
             self.study.refresh()
         return None
 
-    def _ask_size(self) -> int:
-        """How many suggestions to offer one claim: one more than the trials running elsewhere.
+    def _ask_size(self, attempt: int = 0) -> int:
+        """How many suggestions to offer one claim: one more than the trials running elsewhere,
+        doubled after each conflict (with a quick objective few trials are seen running).
 
         Workers that refreshed at the same moment ask on the same History, so with one
         suggestion each all but the first would conflict. Offered several, a claim takes the
@@ -269,7 +270,7 @@ class Worker:
         asks for one, so a one-worker study is the same whatever ran before.
         """
         running = sum(1 for t in self.study.pending_trials() if t.status is TrialStatus.RUNNING)
-        return min(MAX_SUGGESTIONS_PER_CLAIM, 1 + running)
+        return min(MAX_SUGGESTIONS_PER_CLAIM, (1 + running) << attempt)
 
     def _checked(self, trial: Trial) -> Trial:
         """Honor a stop request that arrived during the claim: give the trial back, then stop."""
