@@ -45,12 +45,16 @@ def make(spec: str | Mapping[str, Any] | Optimizer) -> Optimizer:
         name = params.pop("name", None)
         if not isinstance(name, str):
             raise ValueError(f"an optimizer spec needs a 'name', got {dict(spec)!r}")
-        cls = get(name)
-        unknown = set(params) - set(cls._param_names())
-        if unknown:
-            raise ValueError(
-                f"optimizer {name!r} has no parameter(s) {sorted(unknown)}; "
-                f"it takes {cls._param_names()}"
-            )
-        return cls(**params)
+        return construct(get(name), params)
     raise TypeError(f"optimizer must be a name, a spec dict or an Optimizer, not {type(spec)}")
+
+
+def construct(cls: type[Optimizer], params: Mapping[str, Any]) -> Optimizer:
+    """``cls(**params)``, naming any parameter ``cls`` does not take."""
+    unknown = set(params) - set(cls._param_names())
+    if unknown:
+        raise ValueError(
+            f"optimizer {cls.name!r} has no parameter(s) {sorted(unknown)}; "
+            f"it takes {cls._param_names()}"
+        )
+    return cls(**params)

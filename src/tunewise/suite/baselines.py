@@ -19,6 +19,7 @@ from typing import Any
 from tunewise.optimizers import Optimizer
 from tunewise.optimizers import make as make_registered
 from tunewise.optimizers.base import Capabilities, check_n, max_fidelity, rng_for
+from tunewise.optimizers.registry import construct
 from tunewise.space import Categorical, Float, Integer, Space
 from tunewise.trial import History, Suggestion, TrialStatus
 
@@ -123,10 +124,4 @@ def make_algorithm(spec: Mapping[str, Any]) -> Optimizer:
     if cls is None:
         return make_registered(spec)
     params.pop("name")
-    unknown = set(params) - set(cls._param_names())
-    if unknown:
-        raise ValueError(
-            f"optimizer {cls.name!r} has no parameter(s) {sorted(unknown)}; "
-            f"it takes {cls._param_names()}"
-        )
-    return cls(**params)
+    return construct(cls, params)
