@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tunewise.trial import Trial, TrialStatus, incumbent
+from tunewise.space import Float, Space
+from tunewise.trial import History, Trial, TrialSequence, TrialStatus, incumbent
 
 OK, FAILED = TrialStatus.SUCCEEDED, TrialStatus.FAILED
 
@@ -27,3 +28,23 @@ def test_trials_are_read_only() -> None:
     t = trial(0, 0.1)
     with pytest.raises(TypeError):
         t.config["x"] = 2  # type: ignore[index]
+
+
+def test_trial_sequence_is_a_read_only_snapshot_of_a_shared_list() -> None:
+    base = [trial(0, 0.1), trial(1, 0.2), trial(2, 0.3)]
+    changed = {1: trial(1, 0.9)}
+    snapshot = TrialSequence(base, 3, changed)
+    base.append(trial(3, 0.4))  # the cache appends past the snapshot's length
+    changed[2] = trial(2, 0.0)  # and changes entries in its own dict, not the snapshot's
+    assert [t.objective for t in snapshot] == [0.1, 0.9, 0.3]
+    assert len(snapshot) == 3 and snapshot[-1].objective == 0.3 and snapshot[1].objective == 0.9
+    assert snapshot[1:] == (trial(1, 0.9), trial(2, 0.3))
+    assert snapshot == (trial(0, 0.1), trial(1, 0.9), trial(2, 0.3))
+    with pytest.raises(IndexError):
+        snapshot[3]
+    with pytest.raises(TypeError):
+        snapshot[0] = trial(0, 0.5)  # type: ignore[index]
+    history = History(space=Space(x=Float(0, 1)), seed=0, trials=snapshot)
+    assert history.trials is snapshot and history.next_number == 3
+    assert [t.number for t in history.succeeded] == [0, 1, 2]
+    assert history == History(space=Space(x=Float(0, 1)), seed=0, trials=tuple(snapshot))

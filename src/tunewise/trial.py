@@ -7,11 +7,12 @@ store turns suggestions into :class:`Trial` rows. Both sides speak only these ty
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from tunewise.space import Space
@@ -96,20 +97,86 @@ class Suggestion:
         object.__setattr__(self, "info", _frozen(self.info))
 
 
+class TrialSequence(Sequence[Trial]):
+    """An immutable sequence of trials that shares its storage with later snapshots.
+
+    A study's cache grows by appending trials and changes a few it already holds (a running trial
+    finishes). Copying every trial into a new tuple at each change makes a snapshot cost O(n) in
+    the study's size; instead, a snapshot keeps a reference to the cache's append-only list
+    (``base``, of which it sees the first ``length`` entries, never replaced in place) and a small
+    dict of the entries changed since that list was written (``changed``: index -> trial).
+    Reading an entry, ``len`` and ``[-1]`` are O(1); iterating is O(n) at C speed.
+    """
+
+    __slots__ = ("_base", "_changed", "_length")
+
+    def __init__(
+        self, base: Sequence[Trial], length: int, changed: Mapping[int, Trial] | None = None
+    ) -> None:
+        self._base = base
+        self._length = length
+        self._changed = dict(changed or {})
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Trial: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Trial, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Trial | tuple[Trial, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        i = index + self._length if index < 0 else index
+        if not 0 <= i < self._length:
+            raise IndexError("trial index out of range")
+        found = self._changed.get(i)
+        return found if found is not None else self._base[i]
+
+    def __iter__(self) -> Iterator[Trial]:
+        if not self._changed:
+            return itertools.islice(self._base, self._length)
+        return self._merged()
+
+    def _merged(self) -> Iterator[Trial]:
+        base = iter(self._base)
+        position = 0
+        for index in sorted(self._changed):
+            yield from itertools.islice(base, index - position)
+            next(base)
+            yield self._changed[index]
+            position = index + 1
+        yield from itertools.islice(base, self._length - position)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple of unhashable trials it replaces
+
+    def __repr__(self) -> str:
+        return f"TrialSequence({list(self)!r})"
+
+
 @dataclass(frozen=True)
 class History:
     """A read-only snapshot of a study: its space, its seed and its trials ordered by number.
 
     Optimizers derive every decision from a History (and the seed), so any worker can ask and a
-    crashed run resumes by itself.
+    crashed run resumes by itself. ``trials`` is a tuple, or a :class:`TrialSequence` (the
+    store's cheap snapshot); both are read-only.
     """
 
     space: Space
     seed: int
-    trials: tuple[Trial, ...] = ()
+    trials: Sequence[Trial] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "trials", tuple(self.trials))
+        if not isinstance(self.trials, tuple | TrialSequence):
+            object.__setattr__(self, "trials", tuple(self.trials))
 
     def __len__(self) -> int:
         return len(self.trials)

@@ -23,6 +23,7 @@ from tunewise.storage import (
     schema,
 )
 from tunewise.storage.engine import write_transaction
+from tunewise.storage.store import COMPACT_AFTER
 from tunewise.trial import Suggestion, TrialStatus
 
 SPACE = tw.Space(
@@ -422,3 +423,22 @@ def test_store_from_another_schema_version_is_refused_and_kept(tmp_path) -> None
         Store.at(storage=url)
     with study.store.engine.begin() as conn:  # the recorded trial is untouched
         assert conn.execute(schema.trials.select()).first() is not None
+
+
+def test_histories_stay_snapshots_while_the_cache_changes_and_compacts(tmp_path) -> None:
+    """A History shares the cache's list; later claims, finishes and compactions of the cache
+    (every COMPACT_AFTER changed trials) must not show through it."""
+    study = make_study(f"sqlite:///{tmp_path / 'db'}")
+    seen = []
+    for i in range(3 * COMPACT_AFTER):
+        study.claim(suggestion(f"s{i}"), worker="w", limits=NO_LIMITS)
+        before = study.history()
+        study.finish(i, worker="w", status=TrialStatus.SUCCEEDED, objective=float(i))
+        study.refresh()
+        seen.append((before, [(t.number, t.status) for t in before.trials]))
+        assert study.history() is study.history()  # reused until something changes
+    for history, expected in seen:
+        assert [(t.number, t.status) for t in history.trials] == expected
+        assert history.trials[-1].status is TrialStatus.RUNNING
+    assert list(study.history().trials) == study.trials()
+    assert [t.objective for t in study.trials()] == [float(i) for i in range(3 * COMPACT_AFTER)]

@@ -64,13 +64,14 @@ from tunewise.storage.errors import (
 )
 from tunewise.storage.migrations import newer_message, older_message
 from tunewise.storage.retry import RetryPolicy, run_with_retry
-from tunewise.trial import History, Suggestion, Trial, TrialStatus
+from tunewise.trial import History, Suggestion, Trial, TrialSequence, TrialStatus
 
 logger = logging.getLogger("tunewise")
 
 T = schema.trials
 S = schema.studies
 DEVICE_LENGTH = 64
+COMPACT_AFTER = 64  # changed trials a StudyStore's cache holds before it rewrites its list
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -477,7 +478,12 @@ class StudyStore:
         self._sqlite = is_sqlite(store.url)
         fidelity = record.space.fidelity
         self._integer_fidelity = bool(fidelity is not None and fidelity.is_integer)
-        self._trials: list[Trial | None] = []  # indexed by number (numbers are dense)
+        # The cached trials, indexed by number (numbers are dense): an append-only list whose
+        # entries are never replaced in place, plus the entries changed since it was written. A
+        # History shares the list and copies the small dict, so a snapshot costs O(changes), not
+        # O(trials); the dict is folded into a new list once it holds COMPACT_AFTER entries.
+        self._base: list[Trial | None] = []
+        self._changed: dict[int, Trial] = {}
         self._gaps = 0  # numbers not read yet (another worker's claim we have not seen)
         self._open: dict[int, Trial] = {}  # running or pending, for the worker's quick checks
         self._history: History | None = None
@@ -507,39 +513,62 @@ class StudyStore:
 
     def trials(self) -> list[Trial]:
         """The cached trials (as of the last :meth:`refresh`), ordered by number."""
-        if self._gaps == 0:
-            return list(self._trials)  # type: ignore[arg-type]
-        return [t for t in self._trials if t is not None]
+        return [t for t in self._snapshot() if t is not None]
 
     def trial(self, number: int) -> Trial | None:
         """The cached trial ``number`` (None if not read yet)."""
-        return self._trials[number] if 0 <= number < len(self._trials) else None
+        found = self._changed.get(number)
+        if found is not None:
+            return found
+        return self._base[number] if 0 <= number < len(self._base) else None
 
     def pending_trials(self) -> list[Trial]:
         """Cached trials that are running or queued."""
         return list(self._open.values())
 
     def history(self) -> History:
-        """A read-only snapshot of the cached trials for optimizers (rebuilt only after changes)."""
+        """A read-only snapshot of the cached trials for optimizers (rebuilt only after changes,
+        in O(changes since the cache was last compacted), whatever the study's size)."""
         if self._history is None:
+            trials = self._snapshot()
             self._history = History(
-                space=self.record.space, seed=self.record.seed, trials=self.trials()
+                space=self.record.space,
+                seed=self.record.seed,
+                trials=trials if self._gaps == 0 else tuple(t for t in trials if t is not None),
             )
         return self._history
 
+    def _snapshot(self) -> TrialSequence:
+        return TrialSequence(self._base, len(self._base), self._changed)  # type: ignore[arg-type]
+
     def _put(self, trial: Trial) -> None:
         number = trial.number
-        if number >= len(self._trials):
-            self._gaps += number - len(self._trials)
-            self._trials.extend([None] * (number + 1 - len(self._trials)))
-        elif self._trials[number] is None:
-            self._gaps -= 1
-        self._trials[number] = trial
+        base = self._base
+        if number >= len(base):
+            self._gaps += number - len(base)
+            base.extend([None] * (number - len(base)))
+            base.append(trial)
+        else:
+            current = self.trial(number)
+            if current == trial:
+                return  # e.g. the refresh after our own finish: the History stays valid
+            if current is None:
+                self._gaps -= 1
+            self._changed[number] = trial
+            if len(self._changed) >= COMPACT_AFTER:
+                self._compact()
         if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
             self._open[number] = trial
         else:
             self._open.pop(number, None)
         self._history = None
+
+    def _compact(self) -> None:
+        """Fold the changed entries into a new list (snapshots keep the old one)."""
+        base = self._base.copy()
+        for number, trial in self._changed.items():
+            base[number] = trial
+        self._base, self._changed = base, {}
 
     @_retried
     def totals(self) -> Totals:
