@@ -37,3 +37,22 @@ def test_quickstart_script_runs_with_two_workers(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "best validation accuracy" in done.stdout
     assert tw.load(tmp_path / "runs" / "quickstart").counts()["succeeded"] == 6
+
+
+@pytest.mark.slow
+def test_cluster_script_runs_on_dask_with_a_trial_timeout(tmp_path) -> None:
+    """The script's own top-level objective reaches the evaluation processes of Dask workers."""
+    arguments = ["--trials", "8", "--workers", "2", "--trial-timeout", "2"]
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cluster.py"), *arguments],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "statuses: {'succeeded': 6, 'failed': 2}" in done.stdout, done.stdout
+    trials = tw.load(tmp_path / "runs" / "cluster", study="cluster-example").trials
+    failed = trials[trials["status"] == "failed"]
+    assert list(failed["number"]) == [3, 7]
+    assert failed["error"].str.contains("timed out after 2 s").all()

@@ -273,7 +273,6 @@ def dask_worker_task(job: WorkerJob, stop_event: str) -> int:
     if job.device is not None:
         check_devices([int(job.device)])  # on this machine, which may not be the client's
         child_env = device_environment(job.device)
-    evaluate = load_callable(job.evaluate) if isinstance(job.evaluate, str) else job.evaluate
     stop = threading.Event()
     event = Event(stop_event, client=get_client())  # bound here: the watcher is no task thread
     threading.Thread(target=_watch, args=(event, stop), daemon=True).start()
@@ -282,6 +281,9 @@ def dask_worker_task(job: WorkerJob, stop_event: str) -> int:
             study = store.study(job.study)
             settings = Settings.from_stored(study.record.settings)
             _recover_predecessors(study, job.name, name, settings)
+            evaluate = job.evaluate
+            if isinstance(evaluate, str) and not (settings.isolated or child_env):
+                evaluate = load_callable(evaluate)  # else each evaluation's child loads it
             worker = Worker(
                 study=study,
                 evaluate=evaluate,

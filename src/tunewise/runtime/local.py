@@ -11,6 +11,7 @@ With ``devices``, worker ``i`` starts with ``CUDA_VISIBLE_DEVICES`` set to GPU `
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -71,16 +72,35 @@ def import_path(function: Any) -> str | None:
     return f"{module}:{qualname}"
 
 
+def script_path(function: Any) -> str | None:
+    """``/abs/script.py:qualname`` for a top-level function of the script run as ``__main__``.
+
+    Another process can load it from the file (its ``if __name__ == "__main__":`` block does not
+    run), where pickling by reference cannot: its ``__main__`` is something else (a Dask worker).
+    """
+    main = sys.modules.get("__main__")
+    qualname = getattr(function, "__qualname__", "")
+    file = getattr(main, "__file__", None)
+    if getattr(function, "__module__", None) != "__main__" or not file or "<" in qualname:
+        return None
+    return f"{os.path.abspath(file)}:{qualname}"
+
+
 def load_callable(path: str) -> Evaluate:
-    """Import ``module:function`` (the current folder is importable, as with ``python -m``)."""
-    module_name, sep, attribute = path.partition(":")
+    """Import ``module:function`` (the current folder is importable, as with ``python -m``), or
+    load ``path/to/script.py:function`` from that file."""
+    module_name, sep, attribute = path.rpartition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"expected MODULE:FUNCTION, got {path!r}")
     if "" not in sys.path:
         sys.path.insert(0, "")
     try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
+        target: Any = (
+            _load_script(module_name)
+            if module_name.endswith(".py")
+            else importlib.import_module(module_name)
+        )
+    except (ImportError, OSError) as exc:
         raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
     for part in attribute.split("."):
         try:
@@ -90,6 +110,23 @@ def load_callable(path: str) -> Evaluate:
     if not callable(target):
         raise ValueError(f"{path} is not callable")
     return target
+
+
+def _load_script(file: str) -> Any:
+    """The script at ``file`` as a module named after it (loaded once per process)."""
+    name = "tunewise_script_" + "".join(c if c.isalnum() else "_" for c in file)
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, file)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{file} is not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def check_picklable(evaluate: Evaluate, *, why: str = "workers>1") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,13 @@ from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.devices import check_device_ids, check_devices
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
-from tunewise.runtime.local import WorkerJob, check_picklable, import_path, run_processes
+from tunewise.runtime.local import (
+    WorkerJob,
+    check_picklable,
+    import_path,
+    run_processes,
+    script_path,
+)
 from tunewise.runtime.paths import default_study_name
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.result import Result
@@ -144,6 +151,10 @@ def run(
         try:
             job = WorkerJob(evaluate=evaluate, url=store.url, study=name, root=str(root_path))
             if executor == "dask":
+                if settings.isolated or device_ids is not None:
+                    # Evaluations run in child processes of the Dask workers, which cannot
+                    # unpickle a function of this script's __main__; they load it from the file.
+                    job = replace(job, evaluate=script_path(evaluate) or evaluate)
                 from tunewise.runtime.dask_executor import run_dask
 
                 run_dask(
