@@ -50,6 +50,18 @@ def test_the_prior_weight_decays_as_beta_over_n() -> None:
     assert optimizer._prior(Encoding.of(BRANIN), 8) == (None, 0.0)  # no priors: plain BO
 
 
+def test_the_exponential_decay_fades_with_the_dimension() -> None:
+    from tunewise.models.gp import Encoding
+
+    optimizer = optimizers.PiBO(decay="exponential")
+    encoding = Encoding.of(GOOD)  # two dimensions
+    assert optimizer._prior(encoding, 2)[1] == pytest.approx(1.0)
+    assert optimizer._prior(encoding, 6)[1] == pytest.approx(np.exp(-2.0))
+    assert optimizer._prior(encoding, 30) == (None, 0.0)  # below 1e-4: plain BO
+    with pytest.raises(ValueError, match="decay must be one of"):
+        optimizers.PiBO(decay="linear")
+
+
 def test_first_suggestion_is_the_prior_and_slots_are_pibo() -> None:
     (s,) = optimizers.PiBO().ask(History(space=GOOD, seed=0), 1)
     assert dict(s.config) == GOOD.prior_config() and s.slot == "pibo:0"

@@ -12,6 +12,10 @@ prior costs a few evaluations, not convergence.
 the paper's rule is ``beta = N / 10`` for a total budget of ``N`` iterations (HyperMapper row), and
 an ``ask``-based optimizer does not know ``N``; 10 equals that rule for a 100-evaluation budget.
 The initial design starts at the prior configuration (the mode of ``pi``).
+
+``decay="exponential"`` uses NePS-new's schedule instead (ALGORITHMS.md §3): the exponent is
+``exp(-(n - d) / d)`` for ``d`` searchable dimensions (``beta`` is then unused), so the prior
+fades within a few multiples of ``d`` evaluations, and is dropped once below 1e-4.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any, ClassVar
 from tunewise.optimizers.base import Capabilities
 from tunewise.optimizers.bayesian_optimization import BayesianOptimization
 from tunewise.optimizers.registry import register
+
+DECAYS = ("beta_over_n", "exponential")
 
 
 @register
@@ -36,6 +42,7 @@ class PiBO(BayesianOptimization):
         self,
         *,
         beta: float = 10.0,
+        decay: str = "beta_over_n",
         initial_design_size: int | None = None,
         acquisition: str = "log_ei",
         restarts: int = 4,
@@ -50,6 +57,8 @@ class PiBO(BayesianOptimization):
             or beta < 0
         ):
             raise ValueError(f"pibo: beta must be a finite number >= 0, got {beta!r}")
+        if decay not in DECAYS:
+            raise ValueError(f"pibo: decay must be one of {list(DECAYS)}, got {decay!r}")
         super().__init__(
             initial_design_size=initial_design_size,
             acquisition=acquisition,
@@ -59,10 +68,15 @@ class PiBO(BayesianOptimization):
             warm_iterations=warm_iterations,
         )
         self.beta = beta
+        self.decay = decay
 
     def _prior(self, encoding: Any, n_obs: int) -> tuple[Any, float]:
         if not encoding.space.has_priors or self.beta == 0:
             return None, 0.0
         from tunewise.models.acquisition import LogPrior
 
+        if self.decay == "exponential":
+            d = max(len(encoding.space.dimension_names), 1)
+            exponent = min(math.exp(-(n_obs - d) / d), 1.0)
+            return (LogPrior(encoding), exponent) if exponent >= 1e-4 else (None, 0.0)
         return LogPrior(encoding), self.beta / max(n_obs, 1)
