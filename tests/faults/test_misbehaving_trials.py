@@ -47,7 +47,7 @@ def test_hanging_crashing_and_memory_hungry_trials_fail_alone(tmp_path, postgres
         progress=False,
         **FAST,
     )
-    result._study.store.close()
+    result.close()
 
     def expected(trial: Trial) -> bool:
         kind = trial.config["kind"]
@@ -92,7 +92,7 @@ def test_trial_that_aborts_its_worker_is_retried_then_failed(
         progress=False,
         **FAST,
     )
-    result._study.store.close()
+    result.close()
     summary = check_invariants(
         storage_url(storage=postgres_url),
         study,

@@ -61,7 +61,7 @@ def run_through_outage(
         )
     finally:
         thread.join(timeout=120)
-    result._study.store.close()
+    result.close()
     assert not errors, errors
     assert down, "the outage never happened"
     summary = check_invariants(storage_url(storage=postgres_url), study, root=root, budget=BUDGET)

@@ -18,16 +18,8 @@ from tunewise.storage import storage_url
 pytestmark = pytest.mark.slow
 
 
-def test_sixteen_workers_six_sigkilled_at_random(tmp_path, postgres_url) -> None:
-    study, budget = unique_name("kill16"), 120
-    log = ground_truth_log(tmp_path, study)
-    killer = Killer(
-        log,
-        lambda: [p.pid for p in spawned_workers()],
-        kills=6,
-        start_after=10,
-        stop_after=budget - 20,
-    )
+def _run_while_killing(killer: Killer, *, tmp_path, postgres_url, study: str, budget: int, **run):
+    """Run the study while ``killer`` works, then check the invariants; returns the summary."""
     killer.start()
     try:
         result = tw.run(
@@ -38,22 +30,43 @@ def test_sixteen_workers_six_sigkilled_at_random(tmp_path, postgres_url) -> None
             study=study,
             optimizer="random_search",
             budget=budget,
-            workers=16,
-            seed=1,
             max_retries=6,  # even the same slot killed every time is retried, not failed
             progress=False,
             **FAST,
+            **run,
         )
     finally:
         killed = killer.stop()
-    result._study.store.close()
+    result.close()
     print(f"killer seed {killer.seed}: killed {killed}")
     summary = check_invariants(
         storage_url(storage=postgres_url), study, root=tmp_path, budget=budget, signalled=killed
     )
     print(summary)
-    assert len(killed) == 6, f"only {len(killed)} kills landed inside the run"
+    assert len(killed) == killer.kills, f"only {len(killed)} kills landed inside the run"
     assert summary.crashed, "no kill hit a running trial"
+    return summary
+
+
+def test_sixteen_workers_six_sigkilled_at_random(tmp_path, postgres_url) -> None:
+    study, budget = unique_name("kill16"), 120
+    log = ground_truth_log(tmp_path, study)
+    killer = Killer(
+        log,
+        lambda: [p.pid for p in spawned_workers()],
+        kills=6,
+        start_after=10,
+        stop_after=budget - 20,
+    )
+    summary = _run_while_killing(
+        killer,
+        tmp_path=tmp_path,
+        postgres_url=postgres_url,
+        study=study,
+        budget=budget,
+        workers=16,
+        seed=1,
+    )
     assert all("SIGKILL" in (t.error or "") for t in summary.crashed), [
         t.error for t in summary.crashed
     ]
@@ -70,33 +83,16 @@ def test_dask_workers_sigkilled_at_random(tmp_path, postgres_url) -> None:
         return [pid for pid in pids if psutil.pid_exists(pid)]
 
     killer = Killer(log, dask_workers, kills=3, start_after=8, stop_after=budget - 15)
-    killer.start()
-    try:
-        result = tw.run(
-            objectives.recorded,
-            objectives.SPACE,
-            root=tmp_path,
-            storage=postgres_url,
-            study=study,
-            optimizer="random_search",
-            budget=budget,
-            workers=4,
-            executor="dask",
-            seed=4,
-            max_retries=6,
-            progress=False,
-            **FAST,
-        )
-    finally:
-        killed = killer.stop()
-    result._study.store.close()
-    print(f"killer seed {killer.seed}: killed {killed}")
-    summary = check_invariants(
-        storage_url(storage=postgres_url), study, root=tmp_path, budget=budget, signalled=killed
+    summary = _run_while_killing(
+        killer,
+        tmp_path=tmp_path,
+        postgres_url=postgres_url,
+        study=study,
+        budget=budget,
+        workers=4,
+        executor="dask",
+        seed=4,
     )
-    print(summary)
-    assert len(killed) == 3, f"only {len(killed)} kills landed inside the run"
-    assert summary.crashed, "no kill hit a running trial"
     tasks = {t.worker.split("@")[0] for t in summary.trials if t.worker}
     processes = {t.worker for t in summary.trials if t.worker}
     assert len(tasks) >= 4 and len(processes) > len(tasks)  # killed tasks ran again elsewhere

@@ -304,3 +304,19 @@ def test_auto_picks_from_the_space() -> None:
     assert choose(tw.Space(x=tw.Float(0, 1), e=fidelity)).name == "hyperband"
     assert choose(tw.Space(x=tw.Float(0, 1, prior=0.5))).name == "pibo"
     assert choose(tw.Space(x=tw.Float(0, 1))).name == "bayesian_optimization"
+
+
+def test_a_closed_result_reconnects_to_read(tmp_path, storage_url) -> None:
+    space = tw.Space(x=tw.Float(0.0, 1.0))
+    with tw.run(
+        lambda config, trial: config["x"],
+        space,
+        root=tmp_path,
+        storage=storage_url,
+        study="closing",
+        optimizer="random_search",
+        budget=3,
+        progress=False,
+    ) as result:
+        assert len(result.trials) == 3
+    assert result.refresh().counts()["succeeded"] == 3  # after close(): a fresh connection

@@ -39,6 +39,16 @@ class Result:
         self._study.refresh()
         return self
 
+    def close(self) -> None:
+        """Release the store's connections (a PostgreSQL pool); reading again reconnects."""
+        self._study.store.close()
+
+    def __enter__(self) -> Result:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def trial_list(self) -> list[Trial]:
         return self._study.trials()
