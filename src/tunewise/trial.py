@@ -246,3 +246,20 @@ def incumbent(trials: Iterable[Trial]) -> Trial | None:
 
 def trials_by_number(trials: Sequence[Trial]) -> dict[int, Trial]:
     return {t.number: t for t in trials}
+
+
+def fidelity_units(
+    space: Space, fidelity: float | int | None, previous_fidelity: float | int | None = None
+) -> float:
+    """The budget one evaluation adds, in full-fidelity units: the one count of tunewise.
+
+    One evaluation at the space's maximum fidelity counts 1; a continuation of a trial at
+    ``previous_fidelity`` counts only what it adds, ``(fidelity - previous_fidelity) / max``
+    (never below 0). Without a fidelity in the space (or on the trial) an evaluation counts 1.
+    The store's budget counters, the simulated runtime and PriorBand's bracket accounting all
+    use this function.
+    """
+    if space.fidelity is None or fidelity is None:
+        return 1.0
+    start = 0.0 if previous_fidelity is None else float(previous_fidelity)
+    return max(float(fidelity) - start, 0.0) / float(space.fidelity.upper)
