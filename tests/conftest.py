@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.requirements import unavailable
+
 POSTGRES_SERVER = os.environ.get(
     "TUNEWISE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -21,11 +23,12 @@ def _admin_connect():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session (dropped afterwards), or a clear skip."""
+    """A fresh PostgreSQL database for this session (dropped afterwards); a skip without one
+    (a failure in CI)."""
     try:
         admin = _admin_connect()
     except Exception as exc:
-        pytest.skip(
+        unavailable(
             f"no PostgreSQL server answers at {POSTGRES_SERVER} ({exc}); set "
             "TUNEWISE_TEST_POSTGRES to a server URL to run these tests"
         )

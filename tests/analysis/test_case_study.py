@@ -1,4 +1,4 @@
-"""The LMEM paper's case study on the PriorBand runs (skipped when the data is absent)."""
+"""The LMEM paper's case study on the PriorBand runs (without the data: skipped, in CI failed)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import unavailable
 from tunewise.analysis import lmem
 from tunewise.analysis.table import load_table
 
@@ -15,7 +16,7 @@ DATA = Path(__file__).resolve().parents[3] / "shared/data/priorband_runs/priorba
 @pytest.fixture(scope="module")
 def final_budget() -> lmem.InteractionTest:
     if not DATA.exists():
-        pytest.skip(f"PriorBand data not found at {DATA}")
+        unavailable(f"PriorBand data not found at {DATA}")
     frame = lmem.model_frame(load_table(DATA), budgets=[24.0])
     return lmem.interaction_test(frame, "prior")
 

@@ -1,4 +1,4 @@
-"""The LCBench surrogate (YAHPO Gym ONNX model); skipped when the data folder is absent."""
+"""The LCBench surrogate (YAHPO Gym ONNX model); without the data: skipped, in CI failed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.requirements import unavailable
 from tunewise.benchmarks import get_benchmark
 from tunewise.benchmarks.lcbench import (
     ENV_VAR,
@@ -25,7 +26,7 @@ def _data_dir() -> Path:
     try:
         return resolve_data_dir()
     except FileNotFoundError as exc:
-        pytest.skip(f"LCBench data absent: {exc}")
+        unavailable(f"LCBench data absent: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.faults.invariants import Evaluation, read_evaluations
+from tests.requirements import unavailable
 
 # Short heartbeats so that a worker lost without a supervisor noticing is recovered in seconds.
 FAST = {"heartbeat_interval": 0.5, "stale_after": 2.0}
@@ -145,13 +146,13 @@ def restartable_postgres(postgres_url: str) -> Iterator[Callable[..., float]]:
     """``restart(down=0.0)`` restarts the local PostgreSQL cluster (``pg_ctlcluster restart``, or
     stop, wait ``down`` seconds, start) and returns how long it did not answer.
 
-    Skips unless the server is a local cluster this test may restart (pg_ctlcluster, root). The
-    server is running again after the test, whatever happened in it.
+    Skips (fails in CI) unless the server is a local cluster this test may restart
+    (pg_ctlcluster, root). The server is running again after the test, whatever happened in it.
     """
     if _pg_version() is None or os.geteuid() != 0:
-        pytest.skip("restarting PostgreSQL needs a local cluster (pg_ctlcluster) and root")
+        unavailable("restarting PostgreSQL needs a local cluster (pg_ctlcluster) and root")
     if not POSTGRES_IS_LOCAL:
-        pytest.skip("TUNEWISE_TEST_POSTGRES is not the local cluster, which is what restarts")
+        unavailable("TUNEWISE_TEST_POSTGRES is not the local cluster, which is what restarts")
 
     def restart(down: float = 0.0) -> float:
         started = time.monotonic()

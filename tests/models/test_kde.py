@@ -34,7 +34,8 @@ def test_categorical_kernel_sums_to_one_over_the_choices() -> None:
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # statsmodels via pandas
 def test_bandwidths_match_statsmodels_normal_reference() -> None:
-    kernel_density = pytest.importorskip("statsmodels.nonparametric.kernel_density")
+    from statsmodels.nonparametric import kernel_density
+
     rng = np.random.default_rng(1)
     x = np.c_[rng.random(30), (rng.integers(2, size=30) + 0.5) / 2, rng.random(30)]
     choices = np.array([0, 2, 0])

@@ -43,7 +43,7 @@ def open_error(url: str, caplog: pytest.LogCaptureFixture) -> str:
     return message
 
 
-@pytest.mark.usefixtures("postgres_url")  # skips these without a server
+@pytest.mark.usefixtures("postgres_url")  # skips these without a server (fails them in CI)
 class TestOpenErrors:
     def test_wrong_credentials(self, caplog: pytest.LogCaptureFixture) -> None:
         message = open_error(url_for("wronguser", "postgres"), caplog)
