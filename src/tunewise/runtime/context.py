@@ -85,3 +85,7 @@ class TrialContext:
             f"TrialContext(number={self.number}, fidelity={self.fidelity!r}, "
             f"directory='{self._directory}')"
         )
+
+
+Evaluate = Callable[[dict[str, Any], TrialContext], Any]
+"""An objective: ``evaluate(config, trial)`` returns a float or a dict (see ``tw.run``)."""

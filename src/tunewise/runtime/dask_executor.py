@@ -35,7 +35,8 @@ from sqlalchemy.engine import make_url
 
 from tunewise.optimizers import make as make_optimizer
 from tunewise.runtime.devices import check_devices, device_environment
-from tunewise.runtime.local import WorkerDiedError, WorkerJob, first_failure, load_callable
+from tunewise.runtime.loading import load_callable
+from tunewise.runtime.local import WorkerDiedError, WorkerJob, first_failure
 from tunewise.runtime.progress import Reporter
 from tunewise.runtime.signals import (
     Interrupted,

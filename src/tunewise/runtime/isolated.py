@@ -337,7 +337,7 @@ def child_main() -> None:
         task: _Task = incoming.recv()
         evaluate = task.evaluate
         if isinstance(evaluate, str):
-            from tunewise.runtime.local import load_callable
+            from tunewise.runtime.loading import load_callable
 
             evaluate = load_callable(evaluate)
         from tunewise.runtime.context import TrialContext

@@ -15,13 +15,8 @@ from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.devices import check_device_ids, check_devices
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
-from tunewise.runtime.local import (
-    WorkerJob,
-    check_picklable,
-    import_path,
-    run_processes,
-    script_path,
-)
+from tunewise.runtime.loading import check_picklable, import_path, script_path
+from tunewise.runtime.local import WorkerJob, run_processes
 from tunewise.runtime.paths import default_study_name
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.result import Result

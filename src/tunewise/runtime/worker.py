@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from tunewise.optimizers import Optimizer
 from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.budget import StoredBudget
-from tunewise.runtime.context import TrialContext
+from tunewise.runtime.context import Evaluate, TrialContext
 from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.isolated import Isolation, IsolationError, evaluate_isolated
 from tunewise.runtime.paths import trial_directory
@@ -30,8 +30,6 @@ from tunewise.storage import ClaimOutcome, Limits, StudyStore, worker_name
 from tunewise.trial import Trial, TrialStatus
 
 logger = logging.getLogger("tunewise")
-
-Evaluate = Callable[[dict[str, Any], TrialContext], Any]
 
 ON_ERROR = ("record", "raise")
 MAX_SUGGESTIONS_PER_CLAIM = 8  # how many suggestions one claim may try (see Worker._ask_size)

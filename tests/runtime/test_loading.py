@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunewise.runtime.local import load_callable
+from tunewise.runtime.loading import load_callable
 
 
 def test_a_scripts_function_loads_from_its_file_without_running_its_main(tmp_path) -> None:
