@@ -1,5 +1,11 @@
-"""The trial store: SQLite (embedded default) and PostgreSQL behind one SQLAlchemy code path."""
+"""The trial store: SQLite (embedded default) and PostgreSQL behind one SQLAlchemy code path.
 
+Callers type against the interface (:class:`TrialStore`, :class:`StudyReader`,
+:class:`StudyHandle`, in :mod:`tunewise.storage.base`, whose docstrings are the contract);
+:class:`Store` is its SQL implementation.
+"""
+
+from tunewise.storage.base import StudyHandle, StudyReader, TrialStore
 from tunewise.storage.engine import DB_FILENAME, safe_url, storage_url
 from tunewise.storage.errors import (
     SchemaVersionError,
@@ -8,18 +14,17 @@ from tunewise.storage.errors import (
     StudyNotFoundError,
 )
 from tunewise.storage.migrations import migrate
-from tunewise.storage.retry import RetryPolicy
-from tunewise.storage.schema import SCHEMA_VERSION
-from tunewise.storage.store import (
+from tunewise.storage.records import (
     Claim,
     ClaimOutcome,
     Limits,
-    Store,
     StudyRecord,
-    StudyStore,
     Totals,
     worker_name,
 )
+from tunewise.storage.retry import RetryPolicy
+from tunewise.storage.schema import SCHEMA_VERSION
+from tunewise.storage.store import Store, StudyStore
 
 __all__ = [
     "DB_FILENAME",
@@ -31,11 +36,14 @@ __all__ = [
     "SchemaVersionError",
     "StorageError",
     "Store",
+    "StudyHandle",
     "StudyMismatchError",
     "StudyNotFoundError",
+    "StudyReader",
     "StudyRecord",
     "StudyStore",
     "Totals",
+    "TrialStore",
     "migrate",
     "safe_url",
     "storage_url",

@@ -25,8 +25,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
@@ -46,6 +44,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError
 
 from tunewise.space import Space
 from tunewise.storage import schema
+from tunewise.storage.base import StudyHandle, TrialStore
 from tunewise.storage.engine import (
     check_url,
     is_sqlite,
@@ -63,6 +62,14 @@ from tunewise.storage.errors import (
     open_error_message,
 )
 from tunewise.storage.migrations import newer_message, older_message
+from tunewise.storage.records import (
+    DEVICE_LENGTH,
+    Claim,
+    ClaimOutcome,
+    Limits,
+    StudyRecord,
+    Totals,
+)
 from tunewise.storage.retry import RetryPolicy, run_with_retry
 from tunewise.trial import History, Suggestion, Trial, TrialSequence, TrialStatus
 
@@ -70,7 +77,6 @@ logger = logging.getLogger("tunewise")
 
 T = schema.trials
 S = schema.studies
-DEVICE_LENGTH = 64
 COMPACT_AFTER = 64  # changed trials a StudyStore's cache holds before it rewrites its list
 
 P = ParamSpec("P")
@@ -164,72 +170,6 @@ class _Statements:
 _SQL = _Statements()
 
 
-@dataclass(frozen=True)
-class StudyRecord:
-    """A study's identity and settings as stored."""
-
-    id: int
-    name: str
-    space: Space
-    optimizer: Mapping[str, Any]
-    seed: int
-    budget: Mapping[str, Any]
-    settings: Mapping[str, Any]
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Running totals of a study, read from its row (O(1), whatever the study's size)."""
-
-    seq: int
-    next_number: int
-    n_live: int
-    n_finished: int
-    cost_spent: float
-    fidelity_claimed: float
-    fidelity_spent: float
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Budget limits a claim is checked against inside its transaction (None = no limit)."""
-
-    max_trials: int | None = None
-    max_cost: float | None = None
-    max_fidelity_units: float | None = None
-
-    def exhausted_for_new(self, totals: Totals) -> bool:
-        """True when no new trial may be started."""
-        return (
-            (self.max_trials is not None and totals.n_live >= self.max_trials)
-            or (
-                self.max_fidelity_units is not None
-                and totals.fidelity_claimed >= self.max_fidelity_units - 1e-9
-            )
-            or self.exhausted_for_pending(totals)
-        )
-
-    def exhausted_for_pending(self, totals: Totals) -> bool:
-        """True when even queued trials (already counted) may not run."""
-        return self.max_cost is not None and totals.cost_spent >= self.max_cost
-
-
-class ClaimOutcome(Enum):
-    CLAIMED = "claimed"
-    CONFLICT = "conflict"  # another worker took the slot first: refresh and ask again
-    BUDGET = "budget"  # the budget allows no new trial
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What :meth:`StudyStore.claim` did; ``index`` is the position of the claimed suggestion."""
-
-    outcome: ClaimOutcome
-    trial: Trial | None = None
-    index: int | None = None
-
-
 class _Refused(Exception):
     """Raised inside a claim's transaction to roll it back (nothing was written)."""
 
@@ -251,12 +191,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def worker_name() -> str:
-    """A name for this process that is unique across machines."""
-    return f"{os.uname().nodename}:{os.getpid()}:{os.urandom(3).hex()}"
-
-
-class Store:
+class Store(TrialStore):
     """A connection to one tunewise store (many studies), SQLite file or PostgreSQL database.
 
     Opening fails fast with a message that says what to fix (malformed URL, server unreachable,
@@ -466,12 +401,12 @@ def _study_record(row: RowMapping) -> StudyRecord:
     )
 
 
-class StudyStore:
+class StudyStore(StudyHandle):
     """One study's trials as seen by one worker, with an incremental cache of the trial table."""
 
     def __init__(self, store: Store, record: StudyRecord) -> None:
-        self.store = store
-        self.record = record
+        self._store = store
+        self._record = record
         self._engine = store.engine
         self._retrying = store._retrying
         self._id = record.id
@@ -490,12 +425,12 @@ class StudyStore:
         self._seq = 0
 
     @property
-    def name(self) -> str:
-        return self.record.name
+    def record(self) -> StudyRecord:
+        return self._record
 
     @property
-    def space(self) -> Space:
-        return self.record.space
+    def store(self) -> Store:
+        return self._store
 
     # -- reads ----------------------------------------------------------------------------------
 
