@@ -220,6 +220,17 @@ NEAR_SPACE = Space(
 )
 
 
+def _truncnorm_pdf(u: float, mean: float, sd: float = 0.125) -> float:
+    """N(mean, sd) truncated to [0, 1] (high confidence: sd = 1/8 of the unit range)."""
+    return float(stats.truncnorm.pdf(u, -mean / sd, (1 - mean) / sd, loc=mean, scale=sd))
+
+
+def _density(config: dict[str, float], centre: float | dict[str, float]) -> float:
+    """The product over NEAR_SPACE's x0..x3 of the truncated normal around ``centre``."""
+    means = centre if isinstance(centre, dict) else dict.fromkeys(config, centre)
+    return math.prod(_truncnorm_pdf(config[f"x{i}"], means[f"x{i}"]) for i in range(4))
+
+
 def _point(value: float, jitter: float, rng: np.random.Generator) -> dict[str, float]:
     return {f"x{i}": float(np.clip(value + rng.normal(0, jitter), 0, 1)) for i in range(4)}
 
@@ -261,13 +272,12 @@ def test_dynamic_split_uses_the_top_k_with_rank_weights(n: int, k: int) -> None:
     objectives = rng.permutation(n) / 10.0
     # rung 0 holds n results, rung 1 two, rung 2 one: rung 0 is the highest with >= 3
     history = sh_history(NEAR_SPACE, configs, objectives, sizes=(n, 2, 1))
-    incumbent = history.best()
-    assert incumbent is not None
-    inc_space = NEAR_SPACE.with_priors(incumbent.config)
+    # the incumbent: the best objective anywhere (the bracket's top trial, objective - 0.02)
+    incumbent = configs[int(np.argmin(objectives))]
     top = [configs[i] for i in np.argsort(objectives)[:k]]
     weights = range(k, 0, -1)
-    s_prior = sum(w * math.exp(NEAR_SPACE.log_prior(c)) for w, c in zip(weights, top, strict=True))
-    s_inc = sum(w * math.exp(inc_space.log_prior(c)) for w, c in zip(weights, top, strict=True))
+    s_prior = sum(w * _density(c, 0.2) for w, c in zip(weights, top, strict=True))
+    s_inc = sum(w * _density(c, incumbent) for w, c in zip(weights, top, strict=True))
     share = PriorBandPolicy().prior_share(history, RUNGS)
     assert share == pytest.approx(s_prior / (s_prior + s_inc), rel=1e-9)
     assert PriorBandPolicy(split="constant").prior_share(history, RUNGS) == pytest.approx(0.75)
@@ -285,6 +295,33 @@ def test_dynamic_split_is_stable_in_many_dimensions() -> None:
     assert space.log_prior(configs[1]) > math.log(np.finfo(float).max)  # e**x overflows
     history = sh_history(space, configs, [0.1, 0.2, 0.3], sizes=(3, 1, 1))
     assert PriorBandPolicy().prior_share(history, RUNGS) == pytest.approx(2 / 5)
+
+
+@pytest.mark.parametrize("n_uniform", [0, 2, 5, 10])
+def test_parameters_without_a_prior_do_not_tip_the_split(n_uniform: int) -> None:
+    """pi_inc is peaked only where the user gave a prior: parameters without one are uniform under
+    both densities, so a correct prior keeps its share however many of them the space has (a
+    pi_inc peaked on every parameter gave 0.51, 0.37, 0.03, 0.001 here)."""
+    space = Space(
+        x=Float(0.0, 1.0, prior=0.3, confidence="high"),
+        **{f"z{i}": Float(0.0, 1.0) for i in range(n_uniform)},
+        epochs=Fidelity(1, 9),
+    )
+    rng = np.random.default_rng(0)
+    xs = [0.35, 0.3, 0.25, 0.6, 0.7, 0.8, 0.9, 0.1, 0.5]  # objectives rise with the index
+    trials = [
+        trial(i, {"x": x, **{f"z{j}": float(rng.random()) for j in range(n_uniform)}}, 1, i / 10)
+        for i, x in enumerate(xs)
+    ]
+    history = History(space, 0, tuple(trials))
+    # rung 0 holds 9 results: K = max(9 // 3, 3) = 3, the configs at x = 0.35, 0.3, 0.25 with
+    # weights 3, 2, 1; the incumbent is x = 0.35. Only x's densities differ between pi and pi_inc.
+    weights, top = (3, 2, 1), (0.35, 0.3, 0.25)
+    s_prior = sum(w * _truncnorm_pdf(x, 0.3) for w, x in zip(weights, top, strict=True))
+    s_inc = sum(w * _truncnorm_pdf(x, 0.35) for w, x in zip(weights, top, strict=True))
+    expected = s_prior / (s_prior + s_inc)
+    assert expected == pytest.approx(0.5067, abs=1e-4)  # incumbent near, not on, the prior
+    assert PriorBandPolicy().prior_share(history, RUNGS) == pytest.approx(expected, rel=1e-9)
 
 
 # -- mutation ------------------------------------------------------------------------------------

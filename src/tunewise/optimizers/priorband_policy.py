@@ -11,7 +11,8 @@ behaviour (NePS v0.12.2):
    (c) some rung holds at least ``eta`` results. Until then: prior with ``w_prior``, else uniform.
 3. Dynamic split of ``w_prior`` between prior and incumbent: the top ``K`` configurations of the
    highest rung with at least ``eta`` results, rank-weighted, scored under the prior density and
-   under the same-form density centred on the incumbent.
+   under the same-form density centred on the incumbent (on the parameters that have a prior;
+   the others are uniform under both, :func:`incumbent_space`).
 4. Incumbent sampling mutates each hyperparameter of the incumbent with probability 0.5.
 
 The policy keeps no state: every draw depends only on the History and the generator passed in.
@@ -156,7 +157,7 @@ class PriorBandPolicy:
         top = ranked[: max(len(ranked) // self.eta, self.eta)]
         log_w = np.log(np.arange(len(top), 0, -1, dtype=np.float64))
         space = history.space
-        inc_space = space.with_priors(incumbent.config)
+        inc_space = incumbent_space(space, incumbent.config)
         log_prior = log_w + np.array([space.log_prior(t.config) for t in top])
         log_inc = log_w + np.array([inc_space.log_prior(t.config) for t in top])
         s_prior, s_inc = float(logsumexp(log_prior)), float(logsumexp(log_inc))
@@ -217,6 +218,24 @@ class PriorBandPolicy:
             raise ValueError(
                 f"priorband: rung must be an integer in {rungs.esr}..{rungs.s_max}, not {rung!r}"
             )
+
+
+def incumbent_space(space: Space, incumbent: Mapping[str, Any]) -> Space:
+    """``space`` with π_inc's priors: centred on ``incumbent`` where the user gave a prior.
+
+    π and π_inc must compare like with like: a parameter without a user prior is uniform under π,
+    so it stays uniform under π_inc. Were π_inc peaked on every parameter, each prior-less
+    dimension would multiply S_inc by up to its peak density (about 3.2 at high confidence) and
+    a correct prior would lose its share as the space grows (0.5 -> 0.002 with ten such
+    parameters). Parameters with a prior that are inactive in the incumbent keep the user's prior.
+    """
+    params = space.searchable
+    with_prior = {
+        name: value
+        for name, value in incumbent.items()
+        if getattr(params.get(name), "prior", None) is not None
+    }
+    return space.with_priors(with_prior)
 
 
 def incumbent_active(history: History, rungs: Rungs) -> bool:
