@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from tunewise.analysis.format import p_text
 from tunewise.analysis.regret import CriticalDifference
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 BUDGET_LABEL = "budget (full-fidelity evaluations)"
-LABELS = {"normalized_regret": "normalized regret", "value": "objective value"}
+LABELS = {
+    "normalized_regret": "normalized regret",
+    "log_regret": "log10 simple regret",
+    "rank": "rank (1 = best)",
+    "value": "objective value",
+}
 
 
 def algorithm_colors(algorithms: Iterable[str]) -> dict[str, tuple[float, ...]]:
@@ -140,7 +146,7 @@ def plot_mean_ranks(ranks: pd.DataFrame, stem: str | Path) -> list[Path]:
     ax.set_xlabel(BUDGET_LABEL)
     ax.set_ylabel("mean rank (1 = best)")
     ax.set_ylim(0.9, len(ranks.columns) + 0.1)
-    ax.set_title("Mean rank over benchmarks and seeds", fontsize=10)
+    ax.set_title("Mean rank over (instance × seed) blocks", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     return save(fig, stem)
@@ -182,11 +188,10 @@ def plot_critical_difference(cd: CriticalDifference, stem: str | Path) -> list[P
         lo, hi = (float(cd.ranks[c]) for c in (clique[0], clique[-1]))
         ax.hlines(-0.12 - 0.12 * j, lo - 0.03, hi + 0.03, color="black", lw=3)
     verdict = "differ" if cd.significant else "do not differ"
-    p = cd.iman_davenport_p
-    p_text = "p < 1e-16" if p < 1e-16 else f"p = {p:.2g}"
+    p = p_text(cd.iman_davenport_p, 2)
     ax.set_title(
         f"Budget {cd.budget:g}: average ranks over {cd.n_blocks} {cd.blocks.replace('_', '×')} "
-        f"blocks; Friedman (Iman-Davenport) {p_text}, ranks {verdict}; Nemenyi α = {cd.alpha}",
+        f"blocks; Friedman (Iman-Davenport) {p}, ranks {verdict}; Nemenyi α = {cd.alpha}",
         fontsize=8,
     )
     return save(fig, stem)

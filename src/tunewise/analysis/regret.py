@@ -45,6 +45,44 @@ def normalized_regret(table: pd.DataFrame, bounds: pd.DataFrame | None = None) -
     return pd.Series(np.clip(regret, 0.0, 1.0), index=table.index, name="normalized_regret")
 
 
+#: Simple regret below this fraction of a benchmark's (worst - best) span counts as the span
+#: times this fraction, so ``log_regret`` stays finite at the optimum (and for values below a
+#: best *known* optimum, as on LCBench).
+LOG_REGRET_FLOOR = 1e-9
+
+
+def log_regret(
+    table: pd.DataFrame, bounds: pd.DataFrame | None = None, *, floor: float = LOG_REGRET_FLOOR
+) -> pd.Series:
+    """``log10(value - best)`` per row: log simple regret, unnormalized and unclipped above.
+
+    Normalized regret compresses the last digits (0.003 and 0.0003 are both "near 0"); the log
+    of simple regret keeps them, so it is the scale for claims about precision near the optimum.
+    Regret below ``floor`` times the benchmark's (worst - best) span is raised to it.
+    """
+    bounds = regret_bounds(table) if bounds is None else bounds
+    best = table["benchmark"].map(bounds["best"]).to_numpy(dtype=float)
+    worst = table["benchmark"].map(bounds["worst"]).to_numpy(dtype=float)
+    span = np.where(worst > best, worst - best, 1.0)
+    regret = np.maximum(table["value"].to_numpy(dtype=float) - best, floor * span)
+    return pd.Series(np.log10(regret), index=table.index, name="log_regret")
+
+
+def with_derived(traces: pd.DataFrame, bounds: pd.DataFrame) -> pd.DataFrame:
+    """``traces`` with the derived responses ``normalized_regret``, ``log_regret`` and ``rank``.
+
+    ``bounds`` are those of the whole table (:func:`regret_bounds`). ``rank`` is the rank of
+    ``value`` within its (instance, seed, budget) block (:func:`block_ranks`; NaN in blocks that
+    lack an algorithm).
+    """
+    out = traces.assign(
+        normalized_regret=normalized_regret(traces, bounds), log_regret=log_regret(traces, bounds)
+    )
+    keys = ["instance", "seed", "budget", "algorithm"]
+    ranks = block_ranks(out, "value")
+    return out.merge(ranks, on=keys, how="left", validate="many_to_one")
+
+
 def block_ranks(table: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     """Rank algorithms within each (instance, seed, budget) block; 1 = best, ties share the mean.
 
@@ -156,7 +194,7 @@ def cliques(ranks: pd.Series, cd: float) -> tuple[tuple[str, ...], ...]:
     """Maximal runs of rank-sorted algorithms spanning less than ``cd`` (size >= 2)."""
     ordered = ranks.sort_values()
     names, values = list(ordered.index), ordered.to_numpy()
-    spans = []
+    spans: list[tuple[int, int]] = []
     for i in range(len(names)):
         j = i
         while j + 1 < len(names) and values[j + 1] - values[i] < cd:

@@ -6,7 +6,7 @@ frames, so tables from any tool can be analysed, not only tunewise's own runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "algorithm": ("optimizer",),
 }
 #: Columns tunewise derives; an input column of the same name is kept as ``<name>_input``.
-DERIVED = ("task", "instance", "run", "normalized_regret")
+DERIVED = ("task", "instance", "run", "normalized_regret", "log_regret", "rank")
 #: A run: one algorithm on one problem instance (benchmark [x prior] [x task columns]) and seed.
 RUN = ("algorithm", "instance", "seed")
 #: Above this many distinct budgets a table counts as irregular and gets an evenly spaced grid.
@@ -141,7 +141,7 @@ def load_table(
     return frame[ordered + [c for c in frame.columns if c not in ordered]].reset_index(drop=True)
 
 
-def default_task_columns(columns: Sequence[str]) -> tuple[str, ...]:
+def default_task_columns(columns: Collection[str]) -> tuple[str, ...]:
     """``("benchmark", "prior")`` when a ``prior`` column exists, else ``("benchmark",)``."""
     return ("benchmark", "prior") if "prior" in columns else ("benchmark",)
 

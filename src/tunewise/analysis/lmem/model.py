@@ -1,4 +1,7 @@
-"""Linear mixed-effects models (LMEMs) for comparing optimizers (Geburek et al. 2024).
+"""LMEM machinery: design matrices, maximum-likelihood fits, likelihood-ratio tests, post-hoc.
+
+The named tests built from these pieces (the algorithm comparison, meta-feature interactions and
+the sanity checks of Geburek et al. 2024) are in :mod:`tunewise.analysis.lmem.tests`.
 
 Models are fitted by maximum likelihood (``reml=False``) with statsmodels' ``MixedLM`` so nested
 models can be compared by likelihood-ratio tests (LRTs). The main model is
@@ -15,17 +18,18 @@ Tukey-adjusted with the studentized range distribution at infinite df.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tunewise.analysis.regret import normalized_regret, regret_bounds
-from tunewise.analysis.table import incumbent_traces, require_benchmarks
+from tunewise.analysis.format import P_FLOOR, p_text
+from tunewise.analysis.regret import regret_bounds, with_derived
+from tunewise.analysis.table import incumbent_traces
 
 Terms = tuple[tuple[str, ...], ...]
 
@@ -38,7 +42,7 @@ class Design:
     effects ``("a",)`` and interactions ``("a", "b")``; an intercept is implied.
     """
 
-    factors: dict[str, tuple]
+    factors: dict[str, tuple[Any, ...]]
     terms: Terms
 
     @classmethod
@@ -67,10 +71,16 @@ class Design:
             blocks.append(block)
         return np.hstack(blocks).astype(float)
 
-    def formula(self, random: Sequence[str], y: str = "y") -> str:
-        """Readable lme4-style formula, e.g. ``y ~ algorithm + (1 | task)``."""
+    def formula(
+        self, random: Sequence[str], y: str = "y", slopes: tuple[str, str] | None = None
+    ) -> str:
+        """Readable lme4-style formula, e.g. ``y ~ algorithm + (1 | task)``; with ``slopes``
+        ``(group, factor)`` a term ``(0 + factor | group)``."""
         fixed = " + ".join(":".join(t) for t in self.terms) or "1"
-        return " + ".join([f"{y} ~ {fixed}", *(f"(1 | {r})" for r in random)])
+        parts = [f"{y} ~ {fixed}", *(f"(1 | {r})" for r in random)]
+        if slopes is not None:
+            parts.append(f"(0 + {slopes[1]} | {slopes[0]})")
+        return " + ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -140,32 +150,6 @@ class PostHoc:
         return row
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """The LMEM comparison at one budget: random-effect LRT, algorithm LRT and post-hoc."""
-
-    budget: float
-    fit: Fit
-    random_effect: LRT
-    algorithm_effect: LRT
-    posthoc: PostHoc
-
-
-@dataclass(frozen=True)
-class InteractionTest:
-    """Does ``feature`` change the algorithm differences? ``interaction``: algorithm x feature vs
-    algorithm + feature; ``main``: algorithm + feature vs algorithm; ``posthoc`` per feature level
-    from the interaction model and ``pooled`` from the additive model."""
-
-    feature: str
-    main: LRT
-    interaction: LRT
-    posthoc: PostHoc
-    pooled: PostHoc
-    fits: tuple[Fit, ...] = field(default=(), repr=False)
-    notes: tuple[str, ...] = ()
-
-
 def model_frame(
     table: pd.DataFrame,
     *,
@@ -175,7 +159,9 @@ def model_frame(
     """Response ``y`` = ``value`` of each run's incumbent at ``budgets`` (default: the largest).
 
     ``table`` is a validated table (:func:`~tunewise.analysis.table.load_table`). Incumbents are
-    forward-filled to each budget; normalized regret uses the bounds of the whole table.
+    forward-filled to each budget. ``value`` is a column of the table or a derived response
+    (:func:`~tunewise.analysis.regret.with_derived`: ``normalized_regret``, ``log_regret``,
+    ``rank``), computed with the bounds of the whole table.
     """
     if budgets is None:
         budgets = [float(table["budget"].max())]
@@ -183,16 +169,22 @@ def model_frame(
     missing = sorted(set(map(float, budgets)) - set(traces["budget"]))
     if missing:
         raise ValueError(f"no run has an incumbent at budget(s) {missing}")
-    traces["normalized_regret"] = normalized_regret(traces, regret_bounds(table))
-    return response_frame(traces, value)
+    return response_frame(with_derived(traces, regret_bounds(table)), value)
 
 
 def response_frame(traces: pd.DataFrame, value: str = "normalized_regret") -> pd.DataFrame:
-    """Add ``y``, a copy of the numeric column ``value``, to traces."""
+    """Add ``y``, a copy of the numeric column ``value``, to traces.
+
+    Rows where ``value`` is missing (``rank`` in a block that lacks an algorithm, an optional
+    column a tool left empty) are left out.
+    """
     if value not in traces.columns or not pd.api.types.is_numeric_dtype(traces[value]):
         numeric = [c for c in traces.columns if pd.api.types.is_numeric_dtype(traces[c])]
         raise ValueError(f"value {value!r} is not a numeric column; use one of {numeric}")
-    return traces.assign(y=traces[value].astype(float))
+    rows = traces[traces[value].notna()]
+    if rows.empty:
+        raise ValueError(f"value {value!r} is missing in every row")
+    return rows.assign(y=rows[value].astype(float))
 
 
 def fit(
@@ -200,11 +192,15 @@ def fit(
     terms: Terms = (("algorithm",),),
     *,
     random: Sequence[str] = ("task",),
+    slopes: tuple[str, str] | None = None,
 ) -> Fit:
     """Fit ``y ~ terms`` with random intercepts for the columns in ``random`` by ML.
 
     ``random=()`` fits OLS; one column is a grouping factor (``MixedLM(groups=...)``); several are
-    crossed variance components in a single group. statsmodels warnings are captured in the result.
+    crossed variance components in a single group. ``slopes=(group, factor)`` (with
+    ``random=()``) fits lme4's ``(0 + factor | group)``: one random effect per level of ``factor``
+    within each ``group``, unstructured covariance (q (q + 1) / 2 parameters for q levels).
+    statsmodels warnings are captured in the result.
     """
     import statsmodels.api as sm
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
@@ -217,12 +213,28 @@ def fit(
     # then means "small relative to the data". Estimates are scaled back below.
     scale = float(np.std(endog)) or 1.0
     endog = endog / scale
-    formula = design.formula(random)
+    if slopes is not None and random:
+        raise ValueError("slopes and random intercepts together are not supported")
+    formula = design.formula(random, slopes=slopes)
     cols = design.columns()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if not random:
+            if slopes is not None:
+                group, factor = slopes
+                levels = np.array(sorted(frame[factor].unique()), dtype=object)
+                exog_re = (frame[factor].to_numpy()[:, None] == levels[None, :]).astype(float)
+                model = MixedLM(endog, exog, frame[group].astype(str).to_numpy(), exog_re=exog_re)
+                result = model.fit(reml=False)
+                p, q = exog.shape[1], len(levels)
+                cov = np.asarray(result.cov_params())[:p, :p]
+                cov_re = np.asarray(result.cov_re)
+                variances = {
+                    f"{group}:{factor}={v}": float(cov_re[i, i]) for i, v in enumerate(levels)
+                }
+                variances["residual"] = float(result.scale)
+                n_params, converged = p + q * (q + 1) // 2 + 1, bool(result.converged)
+            elif not random:
                 result = sm.OLS(endog, exog).fit()
                 cov, variances = result.cov_params(), {"residual": float(result.scale)}
                 n_params, converged = exog.shape[1] + 1, True
@@ -271,11 +283,15 @@ def likelihood_ratio(
     claim: str,
     alpha: float = 0.05,
     boundary: bool = False,
+    then: str = "",
+    otherwise: str = "",
 ) -> LRT:
     """LRT statistic ``2 (llf_larger - llf_smaller)`` (floored at 0) with df = parameter difference.
 
     ``boundary=True`` is for one variance tested against 0: p from 0.5*chi2(0) + 0.5*chi2(1).
-    ``claim`` words the alternative, e.g. "algorithms differ", for the one-line conclusion.
+    ``claim`` words the alternative, e.g. "algorithms differ", for the one-line conclusion:
+    "<claim> (χ², p)" when significant, else "no evidence that <claim> (χ², p)". ``then`` and
+    ``otherwise`` add what follows from either result (e.g. "so the random effect is needed").
     """
     from scipy.stats import chi2
 
@@ -287,13 +303,15 @@ def likelihood_ratio(
     else:
         p_value = float(chi2.sf(statistic, df))
         reference = f"χ²({df})"
-    p_text = "p < 1e-16" if p_value < 1e-16 else f"p = {p_value:.3g}"
-    p_text += "" if p_value < 1e-16 else (f" < {alpha}" if p_value < alpha else f" ≥ {alpha}")
+    p_words = p_text(p_value)
+    p_words += "" if p_value < P_FLOOR else (f" < {alpha}" if p_value < alpha else f" ≥ {alpha}")
     stat_text = f"χ²({df}) = {statistic:.3g}" if not boundary else f"χ² = {statistic:.3g}"
     if p_value < alpha:
-        conclusion = f"{claim} ({stat_text}, {p_text})"
+        conclusion = f"{claim} ({stat_text}, {p_words})" + (f"; {then}" if then else "")
     else:
-        conclusion = f"no evidence that {claim} ({stat_text}, {p_text})"
+        conclusion = f"no evidence that {claim} ({stat_text}, {p_words})" + (
+            f"; {otherwise}" if otherwise else ""
+        )
     return LRT(
         name=name,
         larger=larger.formula,
@@ -364,149 +382,6 @@ def posthoc(model: Fit, *, by: str | None = None, alpha: float = 0.05) -> PostHo
     )
 
 
-def compare_algorithms(frame: pd.DataFrame, *, alpha: float = 0.05) -> Comparison:
-    """The LMEM comparison at one budget (Geburek et al. 2024).
-
-    LRT 1: ``y ~ algorithm + (1|task)`` vs OLS ``y ~ algorithm`` (is the benchmark random effect
-    needed? boundary mixture). LRT 2: the same model vs ``y ~ 1 + (1|task)`` (do algorithms differ?
-    chi2 with k - 1 df). Then Tukey-adjusted pairwise contrasts.
-    """
-    budget = _single_budget(frame)
-    require_benchmarks(frame)
-    full = fit(frame, (("algorithm",),))
-    random_effect = likelihood_ratio(
-        full,
-        fit(frame, (("algorithm",),), random=()),
-        name="benchmark random effect",
-        claim="benchmarks differ in difficulty, so the random effect is needed",
-        alpha=alpha,
-        boundary=True,
-    )
-    algorithm_effect = likelihood_ratio(
-        full, fit(frame, ()), name="algorithm effect", claim="algorithms differ", alpha=alpha
-    )
-    return Comparison(budget, full, random_effect, algorithm_effect, posthoc(full, alpha=alpha))
-
-
-def interaction_test(
-    frame: pd.DataFrame,
-    feature: str,
-    *,
-    alpha: float = 0.05,
-    random: Sequence[str] = ("task",),
-    nuisance: Sequence[str] = (),
-) -> InteractionTest:
-    """Test a meta-feature (or budget) as a fixed effect and its interaction with algorithm.
-
-    ``y ~ algorithm * feature + (1|task)`` vs ``y ~ algorithm + feature + (1|task)`` (df =
-    (k - 1)(m - 1)); the feature's main effect is tested against ``y ~ algorithm + (1|task)``.
-    ``nuisance`` factors enter every model additively. Categorical features only.
-    """
-    if frame[feature].nunique() < 2:
-        raise ValueError(f"meta-feature {feature!r} has a single level; nothing to test")
-    base: Terms = (("algorithm",), *((n,) for n in nuisance))
-    only = fit(frame, base, random=random)
-    additive = fit(frame, (*base, (feature,)), random=random)
-    full = fit(frame, (*base, (feature,), ("algorithm", feature)), random=random)
-    main = likelihood_ratio(
-        additive, only, name=f"{feature} main effect", claim=f"{feature} matters", alpha=alpha
-    )
-    inter = likelihood_ratio(
-        full,
-        additive,
-        name=f"algorithm × {feature}",
-        claim=f"the algorithm differences depend on {feature}",
-        alpha=alpha,
-    )
-    return InteractionTest(
-        feature=feature,
-        main=main,
-        interaction=inter,
-        posthoc=posthoc(full, by=feature, alpha=alpha),
-        pooled=posthoc(additive, alpha=alpha),
-        fits=(only, additive, full),
-    )
-
-
-def fidelity_check(frame: pd.DataFrame, *, alpha: float = 0.05) -> InteractionTest:
-    """Does the ranking of algorithms change with budget? An algorithm x budget interaction LRT.
-
-    Budget is a categorical fixed effect: ``y ~ algorithm * budget + (1|task)`` vs the additive
-    model, as in Geburek et al. (2024). ``frame`` holds each run at several budgets; the model
-    treats these repeated measures as independent (a random intercept per run is too slow and
-    unstable in ``MixedLM`` for thousands of runs). For positive within-run correlation this makes
-    the interaction test conservative but pooled contrasts optimistic, so per-budget contrasts
-    should come from :func:`compare_algorithms` at each budget. The estimated within-run
-    correlation of residuals is given in ``notes``.
-    """
-    if frame["budget"].nunique() < 2:
-        raise ValueError("the fidelity check needs at least two budgets")
-    result = interaction_test(frame, "budget", alpha=alpha)
-    rho = _within_run_correlation(frame)
-    note = (
-        f"within-run residual correlation across budgets (one-way ANOVA estimate): {rho:.3f}; "
-        "the model treats a run's budgets as independent"
-    )
-    return dataclasses.replace(result, notes=(*result.notes, note))
-
-
-def seed_check(frame: pd.DataFrame, *, alpha: float = 0.05) -> LRT:
-    """Sanity check: does a crossed seed random intercept improve ``y ~ algorithm + (1|task)``?
-
-    Seeds should be exchangeable replicates; a significant seed effect (boundary-mixture LRT)
-    hints at shared random streams or too few seeds.
-    """
-    _single_budget(frame)
-    return likelihood_ratio(
-        fit(frame, (("algorithm",),), random=("task", "seed")),
-        fit(frame, (("algorithm",),)),
-        name="seed random effect",
-        claim="results depend on the seed index",
-        alpha=alpha,
-        boundary=True,
-    )
-
-
-def benchmark_informativeness(frame: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Per task at one budget: a one-way ANOVA F-test of ``y ~ algorithm``.
-
-    A task where algorithms do not differ (p >= alpha) is flagged ``informative=False``: it adds
-    benchmarks to the count without telling the algorithms apart.
-    """
-    from scipy.stats import f_oneway
-
-    _single_budget(frame)
-    rows = []
-    for task, group in frame.groupby("task", sort=True):
-        samples = [g["y"].to_numpy() for _, g in group.groupby("algorithm")]
-        means = group.groupby("algorithm")["y"].mean()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            stat, p = f_oneway(*samples) if len(samples) > 1 else (np.nan, np.nan)
-        p = 1.0 if not np.isfinite(p) else float(p)
-        rows.append(
-            {
-                "task": task,
-                "F": float(stat),
-                "p_value": p,
-                "informative": p < alpha,
-                "best": means.idxmin(),
-                "n": len(group),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _single_budget(frame: pd.DataFrame) -> float:
-    budgets = frame["budget"].unique()
-    if len(budgets) != 1:
-        raise ValueError(
-            f"this test needs rows at one budget, got {len(budgets)}; use model_frame(table, "
-            "budgets=[b]) or fidelity_check for several budgets"
-        )
-    return float(budgets[0])
-
-
 def _check_cells(frame: pd.DataFrame, terms: Terms) -> None:
     for term in terms:
         if len(term) < 2:
@@ -518,24 +393,6 @@ def _check_cells(frame: pd.DataFrame, terms: Terms) -> None:
                 f"cannot estimate {':'.join(term)}: some level combinations have no rows "
                 f"({len(seen)} of {expected} present)"
             )
-
-
-def _within_run_correlation(frame: pd.DataFrame) -> float:
-    """Intraclass correlation of OLS residuals (``y ~ algorithm * budget + task``) within runs."""
-    design = Design.build(frame, (("algorithm",), ("task",), ("budget",), ("algorithm", "budget")))
-    x = design.matrix(frame)
-    y = frame["y"].to_numpy(dtype=float)
-    resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-    groups = pd.Series(resid).groupby(frame["run"].to_numpy())
-    sizes, means = groups.size(), groups.mean()
-    n, g = len(resid), len(sizes)
-    if g < 2 or n <= g:
-        return float("nan")
-    m = float(sizes.mean())
-    ms_between = float((sizes * means**2).sum()) / (g - 1)
-    ms_within = float(((resid - groups.transform("mean").to_numpy()) ** 2).sum()) / (n - g)
-    denominator = ms_between + (m - 1) * ms_within
-    return (ms_between - ms_within) / denominator if denominator > 0 else float("nan")
 
 
 def _linear(row: np.ndarray, beta: np.ndarray, cov: np.ndarray) -> tuple[float, float]:
