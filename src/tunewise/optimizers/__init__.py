@@ -1,17 +1,18 @@
-"""Optimizers: one file each, all speaking ``ask(history, n) -> list[Suggestion]``."""
+"""Optimizers: one file each, all speaking ``ask(history, n) -> list[Suggestion]``.
 
-from tunewise.optimizers.asha import ASHA
-from tunewise.optimizers.async_hyperband import AsyncHyperband
+The four plain bracket optimizers (successive halving, Hyperband, ASHA, asynchronous Hyperband) are
+declarations without logic of their own and share one file, :mod:`tunewise.optimizers.hyperband`.
+"""
+
 from tunewise.optimizers.base import Capabilities, Optimizer, rng_for
 from tunewise.optimizers.bayesian_optimization import BayesianOptimization
 from tunewise.optimizers.bohb import BOHB
 from tunewise.optimizers.grid_search import GridSearch
-from tunewise.optimizers.hyperband import Hyperband
+from tunewise.optimizers.hyperband import ASHA, AsyncHyperband, Hyperband, SuccessiveHalving
 from tunewise.optimizers.pibo import PiBO
 from tunewise.optimizers.priorband import PriorBand
 from tunewise.optimizers.random_search import RandomSearch
 from tunewise.optimizers.registry import get, make, names, register
-from tunewise.optimizers.successive_halving import SuccessiveHalving
 
 __all__ = [
     "ASHA",

@@ -24,10 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tunewise.models.kde import GoodBadKDE
-from tunewise.optimizers.bracket_optimizer import BracketOptimizer, Schedule
+from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.registry import register
-from tunewise.optimizers.schedules import SynchronousSchedule
 from tunewise.space import Categorical, Space
 from tunewise.trial import History, TrialStatus
 
@@ -72,6 +71,7 @@ class BOHB(BracketOptimizer):
 
     name = "bohb"
     tag = "bohb"
+    base = "hyperband"
 
     def __init__(
         self,
@@ -109,10 +109,6 @@ class BOHB(BracketOptimizer):
             raise ValueError(
                 f"bohb: min_points_in_model must be None (d + 1) or an integer >= 1, not {mp!r}"
             )
-
-    def schedule(self, rungs: Rungs) -> Schedule:
-        cycle = tuple(range(rungs.s_max - rungs.esr, -1, -1))
-        return SynchronousSchedule(rungs, tag=self.tag, cycle=cycle)
 
     def min_points(self, space: Space) -> int:
         """N_min: ``min_points_in_model``, raised to d + 1 (its lower limit, as in HpBandSter)."""

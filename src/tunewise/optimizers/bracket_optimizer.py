@@ -1,37 +1,47 @@
-"""What successive halving, Hyperband, ASHA, async Hyperband and PriorBand share.
+"""What successive halving, Hyperband, ASHA, async Hyperband, PriorBand and BOHB share.
 
-Each is a bracket schedule (:mod:`tunewise.optimizers.schedules`) plus a sampling policy for new
-configurations; this base class turns the schedule's decisions into suggestions. A promotion
+Each is a bracket schedule picked by name (``base``, one of
+:data:`tunewise.optimizers.schedules.BASES`) plus a sampling policy for new configurations; this
+base class turns the schedule's decisions into suggestions. A promotion
 continues the same configuration: it gets ``previous_trial``, so the objective finds the lower
 fidelity's checkpoint in ``trial.previous_directory``.
 """
 
 from __future__ import annotations
 
-import abc
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
+from tunewise.optimizers import schedules
 from tunewise.optimizers.base import Capabilities, Optimizer, check_n, rng_for
 from tunewise.optimizers.brackets import Rungs
-from tunewise.optimizers.schedules import AsynchronousSchedule, SynchronousSchedule
+from tunewise.optimizers.schedules import Schedule
 from tunewise.space import Space
 from tunewise.trial import History, Suggestion, Trial, TrialStatus
 
-Schedule = SynchronousSchedule | AsynchronousSchedule
-
 
 class BracketOptimizer(Optimizer):
-    """Base class: subclasses pick the schedule (and PriorBand the sampling policy)."""
+    """Base class: subclasses name the schedule (``base``) and may override :meth:`sample`.
+
+    ``tag`` prefixes the schedule's slots; ``base`` names the schedule: a class attribute for the
+    plain bracket optimizers and BOHB, a constructor parameter of PriorBand.
+    """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         priors=False, fidelity=True, requires_fidelity=True
     )
     tag: ClassVar[str]
 
+    base: str
     eta: int
     early_stopping_rate: int
+
+    def __init__(self, *, eta: int = 3, early_stopping_rate: int = 0) -> None:
+        self.eta = eta
+        self.early_stopping_rate = early_stopping_rate
+        self._check()
 
     def _check(self) -> None:
         if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
@@ -51,9 +61,9 @@ class BracketOptimizer(Optimizer):
             raise ValueError(f"optimizer {self.name!r} needs a space with a tw.Fidelity parameter")
         self.rungs(space)  # bad eta / early_stopping_rate for this fidelity range fail here
 
-    @abc.abstractmethod
     def schedule(self, rungs: Rungs) -> Schedule:
-        """The bracket schedule for these rungs."""
+        """The bracket schedule named ``base`` for these rungs."""
+        return schedules.make(self.base, rungs, tag=self.tag)
 
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
@@ -75,6 +85,7 @@ class BracketOptimizer(Optimizer):
             if decision is None:
                 break
             fidelity = rungs.fidelities[decision.rung]
+            config: Mapping[str, Any]
             if decision.previous is None:
                 config, sample_info = self.sample(
                     view, rungs=rungs, rung=decision.rung, rng=rng_for(view.seed, key, 1)

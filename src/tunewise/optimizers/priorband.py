@@ -3,7 +3,8 @@
 New configurations come from :class:`~tunewise.optimizers.priorband_policy.PriorBandPolicy`
 (uniform, the user's prior, or a mutated incumbent, in proportions that follow the evidence), and
 the prior configuration itself is evaluated first. The bracket schedule is Hyperband's by default,
-or successive halving's, ASHA's or asynchronous Hyperband's (``base=``). Every trial records why it
+or successive halving's, ASHA's or asynchronous Hyperband's (``base=``, a name from
+:data:`tunewise.optimizers.schedules.BASES`). Every trial records why it
 was tried in ``info["sampled_from"]``: ``prior_config``, ``prior``, ``incumbent``, ``random`` or
 ``promotion``.
 
@@ -27,14 +28,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tunewise.optimizers.base import Capabilities
-from tunewise.optimizers.bracket_optimizer import BracketOptimizer, Schedule
+from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.priorband_policy import SOURCES, PriorBandPolicy, fidelity_spent
 from tunewise.optimizers.registry import register
-from tunewise.optimizers.schedules import AsynchronousSchedule, SynchronousSchedule
+from tunewise.optimizers.schedules import BASES
 from tunewise.trial import History
 
-BASES = ("hyperband", "successive_halving", "asha", "async_hyperband")
 N_CANDIDATES = 1000
 """Candidates scored by the model per new configuration (half from the policy, half uniform)."""
 DEFAULT_INITIAL_DESIGN = 10
@@ -98,14 +98,6 @@ class PriorBand(BracketOptimizer):
             weighting=weighting,
             split=split,
         )
-
-    def schedule(self, rungs: Rungs) -> Schedule:
-        if self.base == "hyperband":
-            cycle = tuple(range(rungs.s_max - rungs.esr, -1, -1))
-            return SynchronousSchedule(rungs, tag=self.tag, cycle=cycle)
-        if self.base == "successive_halving":
-            return SynchronousSchedule(rungs, tag=self.tag, cycle=(rungs.s_max - rungs.esr,))
-        return AsynchronousSchedule(rungs, tag=self.tag, hyperband=self.base == "async_hyperband")
 
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator

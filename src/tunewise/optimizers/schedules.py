@@ -8,16 +8,21 @@ slots: no hidden state, and a crashed run resumes by itself.
 
 Slots: ``{tag}:new:{bracket}:{index}`` starts a configuration; ``{tag}:up:{config}:{rung}``
 promotes configuration ``config`` (the number of the trial that first evaluated it) to ``rung``.
+
+The four schedules have names, :data:`BASES`, and :func:`make` builds one by name: the plain bracket
+optimizers (:mod:`tunewise.optimizers.hyperband`), PriorBand (``base=``) and BOHB all take their
+schedule from here, so the Hyperband cycle (:func:`hyperband_cycle`) is written once.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tunewise.optimizers.brackets import Rungs
 from tunewise.trial import History, Trial, TrialStatus
@@ -53,7 +58,10 @@ class Entry:
     @property
     def loss(self) -> float:
         """The objective, +inf for failed trials (never promoted)."""
-        return self.trial.objective if self.succeeded else math.inf  # type: ignore[return-value]
+        objective = self.trial.objective
+        if self.trial.status is TrialStatus.SUCCEEDED and objective is not None:
+            return objective
+        return math.inf
 
 
 @dataclass
@@ -169,11 +177,15 @@ class AsynchronousSchedule:
     def __init__(self, rungs: Rungs, *, tag: str, hyperband: bool = False) -> None:
         self.rungs, self.tag, self.hyperband = rungs, tag, hyperband
 
-    def bracket_probabilities(self) -> np.ndarray:
+    def bracket_probabilities(self) -> NDArray[np.float64]:
+        """``P(s)`` for the brackets ``s = 0..K`` (base rung ``esr + s``), shape (K + 1,)."""
         low, top, eta = self.rungs.esr, self.rungs.s_max, self.rungs.eta
         k = top - low
-        weights = np.array([eta ** (k - s) * (k + 1) / (k - s + 1) for s in range(k + 1)])
-        return weights / weights.sum()
+        weights = np.array(
+            [eta ** (k - s) * (k + 1) / (k - s + 1) for s in range(k + 1)], dtype=np.float64
+        )
+        probabilities: NDArray[np.float64] = weights / weights.sum()
+        return probabilities
 
     def next(self, history: History, rng: np.random.Generator) -> Decision | None:
         table = Table.of(history, self.tag, self.rungs)
@@ -193,3 +205,47 @@ class AsynchronousSchedule:
                         promotion_slot(self.tag, e.config, k + 1), k + 1, bracket, e.trial
                     )
         return Decision(new_slot(self.tag, bracket, history.next_number), base, bracket)
+
+
+Schedule = SynchronousSchedule | AsynchronousSchedule
+
+
+def hyperband_cycle(rungs: Rungs) -> tuple[int, ...]:
+    """Hyperband's brackets in order, ``s = s_max - esr, ..., 0`` (most aggressive first)."""
+    return tuple(range(rungs.s_max - rungs.esr, -1, -1))
+
+
+def _hyperband(rungs: Rungs, tag: str) -> Schedule:
+    return SynchronousSchedule(rungs, tag=tag, cycle=hyperband_cycle(rungs))
+
+
+def _successive_halving(rungs: Rungs, tag: str) -> Schedule:
+    return SynchronousSchedule(rungs, tag=tag, cycle=(rungs.s_max - rungs.esr,))
+
+
+def _asha(rungs: Rungs, tag: str) -> Schedule:
+    return AsynchronousSchedule(rungs, tag=tag)
+
+
+def _async_hyperband(rungs: Rungs, tag: str) -> Schedule:
+    return AsynchronousSchedule(rungs, tag=tag, hyperband=True)
+
+
+SCHEDULES: Mapping[str, Callable[[Rungs, str], Schedule]] = {
+    "hyperband": _hyperband,
+    "successive_halving": _successive_halving,
+    "asha": _asha,
+    "async_hyperband": _async_hyperband,
+}
+"""The bracket schedules by name: ``SCHEDULES[base](rungs, tag)``."""
+
+BASES: tuple[str, ...] = tuple(SCHEDULES)
+
+
+def make(base: str, rungs: Rungs, *, tag: str) -> Schedule:
+    """The schedule named ``base`` (one of :data:`BASES`) over ``rungs``; ``tag`` prefixes slots."""
+    try:
+        build = SCHEDULES[base]
+    except KeyError:
+        raise ValueError(f"base must be one of {BASES}, not {base!r}") from None
+    return build(rungs, tag)
