@@ -120,12 +120,30 @@ def test_the_fit_cache_changes_nothing_but_speed() -> None:
         trials.append(_finished(number, s, branin(dict(s.config))))
 
 
-def test_initial_design_starts_at_the_prior_then_samples() -> None:
+def test_plain_bo_ignores_priors() -> None:
+    """capabilities.priors is False: a space's priors change none of BO's suggestions, the
+    initial design (no prior configuration first) nor the model's picks after it."""
+    with_priors = tw.Space(
+        x=tw.Float(-5.0, 10.0, prior=3.0, confidence="high"),
+        y=tw.Float(0.0, 15.0, prior=2.0, confidence="high"),
+    )
+    assert not optimizers.BayesianOptimization.capabilities.priors
+    (first,) = optimizers.BayesianOptimization().ask(History(space=with_priors, seed=0), 1)
+    assert dict(first.config) != {"x": 3.0, "y": 2.0} and first.info["sampled_from"] == "random"
+    informed = run_study(optimizers.BayesianOptimization(), with_priors, 5, seed=0)
+    plain = run_study(optimizers.BayesianOptimization(), BRANIN, 5, seed=0)
+    assert informed == plain  # 3 design points, then 2 from the model
+
+
+def test_initial_design_starts_at_the_prior_only_when_asked() -> None:
     space = tw.Space(x=tw.Float(-5.0, 10.0, prior=3.0), y=tw.Float(0.0, 15.0, prior=2.0))
-    first, second = optimizers.BayesianOptimization().ask(History(space=space, seed=0), 2)
-    assert dict(first.config) == space.prior_config() and first.info["sampled_from"] == "prior"
+    optimizer = optimizers.BayesianOptimization(prior_first=True)
+    first, second = optimizer.ask(History(space=space, seed=0), 2)
+    assert dict(first.config) == {"x": 3.0, "y": 2.0} and first.info["sampled_from"] == "prior"
     assert second.info["sampled_from"] == "random"
     assert optimizers.BayesianOptimization().design_size(space) == 3
+    (s,) = optimizer.ask(History(space=BRANIN, seed=0), 1)  # no priors: nothing to put first
+    assert s.info["sampled_from"] == "random"
 
 
 def test_failed_trials_are_modelled_as_the_worst_value() -> None:
@@ -152,6 +170,7 @@ def test_failed_trials_are_modelled_as_the_worst_value() -> None:
         ({"restarts": 0}, "restarts must be an integer >= 1"),
         ({"raw_samples": 2.5}, "raw_samples must be an integer"),
         ({"max_points": 4}, "max_points must be an integer >= 8"),
+        ({"prior_first": 1}, "prior_first must be True or False"),
     ],
 )
 def test_invalid_parameters_are_named(params: dict, message: str) -> None:

@@ -10,7 +10,7 @@ from tests.optimizers.test_bayesian_optimization import BRANIN, BRANIN_MIN, run_
 from tunewise import optimizers
 from tunewise.trial import History
 
-# Close to the minimum at (pi, 2.275), not on it (f = 0.73 there), with high confidence.
+# Close to the minimum at (pi, 2.275), not on it (f = 1.63 there, regret 1.23), high confidence.
 GOOD = tw.Space(
     x=tw.Float(-5.0, 10.0, prior=3.5, confidence="high"),
     y=tw.Float(0.0, 15.0, prior=2.8, confidence="high"),
@@ -62,9 +62,23 @@ def test_the_exponential_decay_fades_with_the_dimension() -> None:
         optimizers.PiBO(decay="linear")
 
 
+def test_beta_is_unused_by_the_exponential_decay() -> None:
+    """beta = 0 switches the prior off for beta / n only; the exponential decay ignores beta."""
+    from tunewise.models.gp import Encoding
+
+    module, exponent = optimizers.PiBO(beta=0, decay="exponential")._prior(Encoding.of(GOOD), 4)
+    assert module is not None and exponent == pytest.approx(np.exp(-1.0))  # exp(-(4 - 2) / 2)
+    without_beta = run_study(optimizers.PiBO(beta=0, decay="exponential"), GOOD, 5, 0)
+    with_beta = run_study(optimizers.PiBO(beta=10, decay="exponential"), GOOD, 5, 0)
+    assert without_beta == with_beta  # 3 design points, then 2 prior-weighted model picks
+
+
 def test_first_suggestion_is_the_prior_and_slots_are_pibo() -> None:
     (s,) = optimizers.PiBO().ask(History(space=GOOD, seed=0), 1)
-    assert dict(s.config) == GOOD.prior_config() and s.slot == "pibo:0"
+    assert dict(s.config) == {"x": 3.5, "y": 2.8} and s.slot == "pibo:0"
+    assert s.info["sampled_from"] == "prior"
+    (s,) = optimizers.PiBO(prior_first=False).ask(History(space=GOOD, seed=0), 1)
+    assert dict(s.config) != {"x": 3.5, "y": 2.8} and s.info["sampled_from"] == "random"
 
 
 @pytest.mark.parametrize("beta", [-1.0, float("nan"), "10", True])

@@ -3,8 +3,10 @@
 Decisions per suggestion ``k`` (slot ``"bo:k"``, ``k = history.next_number + i``):
 
 1. *Initial design* while fewer than ``initial_design_size`` observations exist (default d + 1):
-   the prior configuration first when the space has priors and nobody evaluates it yet, then
-   uniform samples from ``rng_for(seed, k)``.
+   uniform samples from ``rng_for(seed, k)``. Plain BO ignores priors (``capabilities.priors`` is
+   False): a space's priors change none of its suggestions. With ``prior_first=True`` (piBO's
+   default) the prior configuration comes first when the space has priors and nobody evaluates
+   it yet.
 2. Then the model (:mod:`tunewise.models.gp`): fit on finished trials at the maximum fidelity,
    maximize log-EI (Ament et al. 2023) over the space (:mod:`tunewise.models.acquisition`), with
    other workers' pending trials and the batch's earlier picks as a constant liar (``"log_ei"``) or
@@ -42,6 +44,8 @@ class BayesianOptimization(Optimizer):
     ``restarts`` / ``raw_samples``: L-BFGS starts and the random points they are picked from.
     ``max_points``: training-set cap (best half + random rest beyond it). ``warm_iterations``:
     L-BFGS iterations that refine the anchored hyperparameters between full fits.
+    ``prior_first``: start the initial design at the space's prior configuration (if it has
+    priors); off by default, since plain BO is prior-free.
     """
 
     name = "bayesian_optimization"
@@ -57,6 +61,7 @@ class BayesianOptimization(Optimizer):
         raw_samples: int = 256,
         max_points: int = 300,
         warm_iterations: int = 20,
+        prior_first: bool = False,
     ) -> None:
         owner = self.name
         if initial_design_size is not None:
@@ -69,12 +74,15 @@ class BayesianOptimization(Optimizer):
         _positive_int(owner, "raw_samples", raw_samples)
         _positive_int(owner, "max_points", max_points, minimum=8)
         _positive_int(owner, "warm_iterations", warm_iterations)
+        if not isinstance(prior_first, bool):
+            raise ValueError(f"{owner}: prior_first must be True or False, got {prior_first!r}")
         self.initial_design_size = initial_design_size
         self.acquisition = acquisition
         self.restarts = restarts
         self.raw_samples = raw_samples
         self.max_points = max_points
         self.warm_iterations = warm_iterations
+        self.prior_first = prior_first
         self._cache: Any = None  # models.gp.FitCache, created on the first model-based ask
 
     def design_size(self, space: Space) -> int:
@@ -102,8 +110,9 @@ class BayesianOptimization(Optimizer):
     def _design(
         self, space: Space, seed: int, k: int, taken: set[Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The prior configuration if untried, else a uniform sample; marks it taken."""
-        if space.has_priors:
+        """With ``prior_first``, the prior configuration if untried; else a uniform sample; marks
+        it taken."""
+        if self.prior_first and space.has_priors:
             prior = space.prior_config()
             if _key(prior) not in taken:
                 taken.add(_key(prior))

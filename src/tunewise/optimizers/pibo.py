@@ -11,7 +11,8 @@ prior costs a few evaluations, not convergence.
 ``beta`` defaults to 10, the "NePS-old" row of ALGORITHMS.md §3 (n = number of training points):
 the paper's rule is ``beta = N / 10`` for a total budget of ``N`` iterations (HyperMapper row), and
 an ``ask``-based optimizer does not know ``N``; 10 equals that rule for a 100-evaluation budget.
-The initial design starts at the prior configuration (the mode of ``pi``).
+The initial design starts at the prior configuration (the mode of ``pi``; ``prior_first=False``
+turns that off).
 
 ``decay="exponential"`` uses NePS-new's schedule instead (ALGORITHMS.md §3): the exponent is
 ``exp(-(n - d) / d)`` for ``d`` searchable dimensions (``beta`` is then unused), so the prior
@@ -49,6 +50,7 @@ class PiBO(BayesianOptimization):
         raw_samples: int = 256,
         max_points: int = 300,
         warm_iterations: int = 20,
+        prior_first: bool = True,
     ) -> None:
         if (
             not isinstance(beta, int | float)
@@ -66,12 +68,13 @@ class PiBO(BayesianOptimization):
             raw_samples=raw_samples,
             max_points=max_points,
             warm_iterations=warm_iterations,
+            prior_first=prior_first,
         )
         self.beta = beta
         self.decay = decay
 
     def _prior(self, encoding: Any, n_obs: int) -> tuple[Any, float]:
-        if not encoding.space.has_priors or self.beta == 0:
+        if not encoding.space.has_priors or (self.decay == "beta_over_n" and self.beta == 0):
             return None, 0.0
         from tunewise.models.acquisition import LogPrior
 
