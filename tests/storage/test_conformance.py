@@ -1,13 +1,22 @@
-"""The store's contract, checked on every backend: SQLite and a real PostgreSQL server."""
+"""The store's contract (:mod:`tunewise.storage.base`), checked on every backend.
+
+The tests speak to the interface only — :class:`TrialStore` and :class:`StudyHandle` — through
+``open_store``, which opens a store of the backend under test (SQLite, and a real PostgreSQL
+server). A new backend joins by adding itself to that fixture. The few checks that must reach
+under the interface (a trial without any heartbeat, a held study lock) say so and use the SQL
+store's engine.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 
 import tunewise as tw
 from tests.conftest import unique_name
@@ -17,13 +26,15 @@ from tunewise.storage import (
     SchemaVersionError,
     StorageError,
     Store,
+    StudyHandle,
     StudyMismatchError,
     StudyNotFoundError,
-    StudyStore,
+    TrialStore,
     schema,
 )
+from tunewise.storage.cache import COMPACT_AFTER
 from tunewise.storage.engine import write_transaction
-from tunewise.storage.store import COMPACT_AFTER
+from tunewise.storage.statements import lock_study
 from tunewise.trial import Suggestion, TrialStatus
 
 SPACE = tw.Space(
@@ -34,8 +45,28 @@ SPACE = tw.Space(
 NO_LIMITS = Limits()
 
 
-def make_study(url: str, name: str | None = None, space: tw.Space = SPACE) -> StudyStore:
-    store = Store.at(storage=url)
+OpenStore = Callable[[], TrialStore]
+
+
+@pytest.fixture
+def open_store(storage_url: str) -> Iterator[OpenStore]:
+    """Opens stores of the backend under test (each of SQLite and PostgreSQL); closes them after."""
+    opened: list[TrialStore] = []
+
+    def open_() -> TrialStore:
+        store = Store.at(storage=storage_url)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+def make_study(
+    open_store: OpenStore, name: str | None = None, space: tw.Space = SPACE
+) -> StudyHandle:
+    store = open_store()
     name = name or unique_name()
     store.create_or_open_study(
         name,
@@ -52,21 +83,37 @@ def suggestion(slot: str, lr: float = 1e-3, fidelity: int = 9) -> Suggestion:
     return Suggestion(config={"lr": lr, "opt": "adam"}, slot=slot, fidelity=fidelity)
 
 
-class TestStoreConformance:
-    """Every backend must pass these; see the contract in tunewise/storage/store.py."""
+def sql_engine(study: StudyHandle) -> Engine:
+    """The engine under a SQL store's study, for the checks that must reach under the interface."""
+    assert isinstance(study.store, Store)
+    return study.store.engine
 
-    def test_study_is_created_once_and_reopened_with_its_settings(self, storage_url: str) -> None:
-        study = make_study(storage_url)
-        again = make_study(storage_url, study.name)
+
+@contextlib.contextmanager
+def study_lock_held(study: StudyHandle) -> Iterator[None]:
+    """Hold the SQL store's study lock (another worker in the middle of a claim)."""
+    with write_transaction(sql_engine(study)) as conn:
+        lock_study(conn, study.record.id)
+        yield
+
+
+class TestStoreConformance:
+    """Every backend must pass these; the contract is in tunewise/storage/base.py."""
+
+    def test_study_is_created_once_and_reopened_with_its_settings(
+        self, open_store: OpenStore
+    ) -> None:
+        study = make_study(open_store)
+        again = make_study(open_store, study.name)
         assert again.record.id == study.record.id
         assert again.record.seed == 7
         assert again.space == SPACE
-        assert study.name in Store.at(storage=storage_url).study_names()
+        assert study.name in open_store().study_names()
 
     def test_changed_space_on_resume_is_refused_and_says_what_changed(
-        self, storage_url: str
+        self, open_store: OpenStore
     ) -> None:
-        study = make_study(storage_url)
+        study = make_study(open_store)
         study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
         changed = tw.Space(
             lr=tw.Float(1e-4, 1.0, log=True, prior=1e-2),
@@ -74,12 +121,12 @@ class TestStoreConformance:
             epochs=tw.Fidelity(1, 9),
         )
         with pytest.raises(StudyMismatchError, match="parameter 'lr': upper changed"):
-            make_study(storage_url, study.name, space=changed)
+            make_study(open_store, study.name, space=changed)
         study.refresh()
         assert len(study.trials()) == 1  # nothing recorded was lost
 
-    def test_changed_optimizer_on_resume_is_refused(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_changed_optimizer_on_resume_is_refused(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         with pytest.raises(StudyMismatchError, match="optimizer"):
             study.store.create_or_open_study(
                 study.name,
@@ -90,13 +137,15 @@ class TestStoreConformance:
                 settings={},
             )
 
-    def test_unknown_study_names_the_known_ones(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_unknown_study_names_the_known_ones(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         with pytest.raises(StudyNotFoundError, match=study.name):
             study.store.open_study("no-such-study")
 
-    def test_claims_get_dense_numbers_and_a_taken_slot_conflicts(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_claims_get_dense_numbers_and_a_taken_slot_conflicts(
+        self, open_store: OpenStore
+    ) -> None:
+        study = make_study(open_store)
         first = study.claim(suggestion("s0"), worker="w1", limits=NO_LIMITS)
         second = study.claim(suggestion("s1"), worker="w2", limits=NO_LIMITS)
         again = study.claim(suggestion("s0", lr=0.05), worker="w2", limits=NO_LIMITS)
@@ -106,8 +155,8 @@ class TestStoreConformance:
         assert first.trial.status is TrialStatus.RUNNING
         assert first.trial.fidelity == 9 and isinstance(first.trial.fidelity, int)
 
-    def test_claim_respects_trial_and_cost_limits(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_claim_respects_trial_and_cost_limits(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         limits = Limits(max_trials=2, max_cost=10.0)
         for slot in ("a", "b"):
             assert study.claim(suggestion(slot), worker="w", limits=limits).trial is not None
@@ -119,8 +168,8 @@ class TestStoreConformance:
         assert (totals.n_live, totals.n_finished, totals.cost_spent) == (2, 1, 10.0)
         assert Limits(max_cost=10.0).exhausted_for_new(totals)
 
-    def test_finished_trial_is_recorded_once_and_never_changes(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_finished_trial_is_recorded_once_and_never_changes(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         trial = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS).trial
         done = study.finish(
             trial.number,
@@ -133,15 +182,15 @@ class TestStoreConformance:
         )
         with pytest.raises(StorageError, match="already succeeded"):
             study.finish(trial.number, worker="w", status=TrialStatus.FAILED, error="late")
-        other = make_study(storage_url, study.name)
+        other = make_study(open_store, study.name)
         other.refresh()
         (stored,) = other.trials()
         assert stored == done
         assert stored.objective == 0.25 and stored.learning_curve == ((1, 0.5), (2, 0.25))
         assert stored.info["acc"] == 0.75
 
-    def test_records_are_read_only_snapshots(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_records_are_read_only_snapshots(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
         study.refresh()
         history = study.history()
@@ -150,9 +199,9 @@ class TestStoreConformance:
         with pytest.raises(AttributeError):
             history.trials[0].objective = 1.0  # type: ignore[misc]
 
-    def test_refresh_reads_only_what_changed(self, storage_url: str) -> None:
-        writer = make_study(storage_url)
-        reader = make_study(storage_url, writer.name)
+    def test_refresh_reads_only_what_changed(self, open_store: OpenStore) -> None:
+        writer = make_study(open_store)
+        reader = make_study(open_store, writer.name)
         for slot in ("a", "b", "c"):
             writer.claim(suggestion(slot), worker="w", limits=NO_LIMITS)
         assert reader.refresh() == 3
@@ -165,8 +214,8 @@ class TestStoreConformance:
             TrialStatus.RUNNING,
         ]
 
-    def test_stale_trial_is_crashed_and_requeued_with_its_slot(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_stale_trial_is_crashed_and_requeued_with_its_slot(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)
         study.claim(suggestion("b"), worker="alive", limits=NO_LIMITS)
         time.sleep(0.3)
@@ -195,9 +244,9 @@ class TestStoreConformance:
         assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
         assert study.totals().n_finished == 1
 
-    def test_running_heartbeats_are_read_by_number(self, storage_url: str) -> None:
-        study = make_study(storage_url)
-        other = make_study(storage_url)
+    def test_running_heartbeats_are_read_by_number(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
+        other = make_study(open_store)
         other.claim(suggestion("a"), worker="w", limits=NO_LIMITS)  # another study's: not read
         assert study.running_heartbeats() == {}
         for slot in ("a", "b", "c", "d"):
@@ -214,14 +263,14 @@ class TestStoreConformance:
         assert after[0] == before[0] and after[2] > before[2]
 
     def test_silent_trials_are_crashed_only_if_their_heartbeat_did_not_move(
-        self, storage_url: str
+        self, open_store: OpenStore
     ) -> None:
-        study = make_study(storage_url)
+        study = make_study(open_store)
         study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)
         study.claim(suggestion("b"), worker="alive", limits=NO_LIMITS)
         study.claim(suggestion("c"), worker="never", limits=NO_LIMITS)
         study.claim(suggestion("d"), worker="done", limits=NO_LIMITS)
-        with study.store.engine.begin() as conn:  # a running trial without any heartbeat
+        with sql_engine(study).begin() as conn:  # a running trial without any heartbeat
             conn.execute(
                 update(schema.trials)
                 .where(schema.trials.c.study_id == study.record.id, schema.trials.c.number == 2)
@@ -255,8 +304,8 @@ class TestStoreConformance:
         assert final.error.startswith("worker next sent no heartbeat;")
         assert study.totals().n_finished == 2
 
-    def test_dead_worker_is_recovered_at_once(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_dead_worker_is_recovered_at_once(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         study.claim(suggestion("a", lr=0.01), worker="dead", limits=NO_LIMITS)
         study.claim(suggestion("b"), worker="alive", limits=NO_LIMITS)
         study.claim(suggestion("c"), worker="dead", limits=NO_LIMITS)
@@ -282,14 +331,14 @@ class TestStoreConformance:
         assert final.status is TrialStatus.FAILED and "crashed 2 times" in final.error
         assert study.totals().n_finished == 1
 
-    def test_device_is_recorded_with_the_claim(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_device_is_recorded_with_the_claim(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         trial = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS, device="cuda:1").trial
         study.claim(suggestion("b"), worker="w", limits=NO_LIMITS)
         study.release(1, worker="w", reason="test")
         queued = study.claim_pending(worker="w2", limits=NO_LIMITS, device="cuda:0")
         assert (trial.device, queued.device) == ("cuda:1", "cuda:0")
-        other = make_study(storage_url, study.name)
+        other = make_study(open_store, study.name)
         other.refresh()
         assert [t.device for t in other.trials()] == ["cuda:1", "cuda:0"]
         done = study.finish(0, worker="w", status=TrialStatus.SUCCEEDED, objective=1.0)
@@ -297,9 +346,11 @@ class TestStoreConformance:
         with pytest.raises(ValueError, match="at most 64 characters"):
             study.claim(suggestion("c"), worker="w", limits=NO_LIMITS, device="x" * 65)
 
-    def test_claim_and_finish_run_again_return_what_they_recorded(self, storage_url: str) -> None:
+    def test_claim_and_finish_run_again_return_what_they_recorded(
+        self, open_store: OpenStore
+    ) -> None:
         """A retry after a lost reply: the worker's own commit is recognised, not repeated."""
-        study = make_study(storage_url)
+        study = make_study(open_store)
         first = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
         again = study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
         assert again.outcome is ClaimOutcome.CLAIMED and again.trial.number == first.trial.number
@@ -325,8 +376,8 @@ class TestStoreConformance:
         ).status is (failed.status)
         assert study.totals().n_finished == 2
 
-    def test_claim_takes_the_first_free_slot_of_several(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_claim_takes_the_first_free_slot_of_several(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
         claim = study.claim(
             [suggestion("a"), suggestion("b"), suggestion("c")], worker="w2", limits=NO_LIMITS
@@ -345,15 +396,14 @@ class TestStoreConformance:
         assert (study.totals().n_live, study.totals().seq) == (2, 2)
 
     def test_a_claim_of_taken_slots_does_not_wait_for_the_study_lock(
-        self, storage_url: str
+        self, open_store: OpenStore
     ) -> None:
         """Slots stay taken, so a claim that finds them all taken answers without the lock."""
-        study = make_study(storage_url)
+        study = make_study(open_store)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
-        holder = make_study(storage_url, study.name)
+        holder = make_study(open_store, study.name)
         answers: list[ClaimOutcome] = []
-        with write_transaction(holder._engine) as conn:
-            holder._lock(conn)
+        with study_lock_held(holder):
             thread = threading.Thread(
                 target=lambda: answers.append(
                     study.claim(suggestion("a"), worker="w2", limits=NO_LIMITS).outcome
@@ -366,14 +416,16 @@ class TestStoreConformance:
         assert not waited
         assert answers == [ClaimOutcome.CONFLICT]
 
-    def test_heartbeat_of_a_trial_that_is_not_ours_reports_false(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_heartbeat_of_a_trial_that_is_not_ours_reports_false(
+        self, open_store: OpenStore
+    ) -> None:
+        study = make_study(open_store)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
         assert study.heartbeat(0, worker="w1", learning_curve=[(1, 0.5)])
         assert not study.heartbeat(0, worker="w2")
 
-    def test_released_trial_runs_again(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_released_trial_runs_again(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
         assert study.release(0, worker="w1", reason="interrupted by Ctrl-C")
         study.refresh()
@@ -382,12 +434,12 @@ class TestStoreConformance:
         assert trial.number == 0 and trial.worker == "w2"
         assert study.claim_pending(worker="w3", limits=NO_LIMITS) is None
 
-    def test_concurrent_processes_never_claim_a_slot_twice(self, storage_url: str) -> None:
-        study = make_study(storage_url)
+    def test_concurrent_processes_never_claim_a_slot_twice(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
         context = multiprocessing.get_context("spawn")
         with context.Pool(4) as pool:
             claimed = pool.starmap(
-                _claim_all, [(storage_url, study.name, f"w{i}") for i in range(4)]
+                _claim_all, [(study.store.url, study.name, f"w{i}") for i in range(4)]
             )
         study.refresh()
         trials = study.trials()
@@ -414,21 +466,21 @@ def _claim_all(url: str, name: str, worker: str) -> list[int]:
 
 def test_store_from_another_schema_version_is_refused_and_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'tunewise.db'}"
-    study = make_study(url)
+    study = make_study(lambda: Store.at(storage=url))
     study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
-    with study.store.engine.begin() as conn:
+    with sql_engine(study).begin() as conn:
         conn.execute(update(schema.meta).values(value="999"))
     study.store.close()
     with pytest.raises(SchemaVersionError, match="schema version 999"):
         Store.at(storage=url)
-    with study.store.engine.begin() as conn:  # the recorded trial is untouched
+    with sql_engine(study).begin() as conn:  # the recorded trial is untouched
         assert conn.execute(schema.trials.select()).first() is not None
 
 
 def test_histories_stay_snapshots_while_the_cache_changes_and_compacts(tmp_path) -> None:
     """A History shares the cache's list; later claims, finishes and compactions of the cache
     (every COMPACT_AFTER changed trials) must not show through it."""
-    study = make_study(f"sqlite:///{tmp_path / 'db'}")
+    study = make_study(lambda: Store.at(storage=f"sqlite:///{tmp_path / 'db'}"))
     seen = []
     for i in range(3 * COMPACT_AFTER):
         study.claim(suggestion(f"s{i}"), worker="w", limits=NO_LIMITS)

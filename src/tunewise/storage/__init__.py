@@ -6,7 +6,6 @@ Callers type against the interface (:class:`TrialStore`, :class:`StudyReader`,
 """
 
 from tunewise.storage.base import StudyHandle, StudyReader, TrialStore
-from tunewise.storage.engine import DB_FILENAME, safe_url, storage_url
 from tunewise.storage.errors import (
     SchemaVersionError,
     StorageError,
@@ -24,7 +23,9 @@ from tunewise.storage.records import (
 )
 from tunewise.storage.retry import RetryPolicy
 from tunewise.storage.schema import SCHEMA_VERSION
-from tunewise.storage.store import Store, StudyStore
+from tunewise.storage.store import Store
+from tunewise.storage.study import StudyStore
+from tunewise.storage.urls import DB_FILENAME, safe_url, storage_url
 
 __all__ = [
     "DB_FILENAME",

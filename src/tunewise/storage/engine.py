@@ -8,59 +8,16 @@ study row is locked with ``SELECT ... FOR UPDATE``.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
-from tunewise.storage.errors import StorageError, malformed_url_message
+from tunewise.storage.urls import is_sqlite
 
-DB_FILENAME = "tunewise.db"
 _BEGIN_OPTION = "tunewise_begin"
-
-
-def storage_url(*, root: str | os.PathLike[str] | None = None, storage: str | None = None) -> str:
-    """The URL for ``storage`` (a URL or a SQLite file path), else ``<root>/tunewise.db``."""
-    if storage:
-        text = str(storage)
-        if "://" not in text:
-            return f"sqlite:///{Path(text).expanduser().resolve()}"
-        if text.startswith(("postgresql://", "postgres://")):
-            return "postgresql+psycopg://" + text.split("://", 1)[1]
-        return text
-    if root is None:
-        raise ValueError("give a root folder or a storage URL")
-    return f"sqlite:///{Path(root).expanduser().resolve() / DB_FILENAME}"
-
-
-def safe_url(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL: show no part of it that could hold a secret
-        return "<unparsable storage URL>"
-
-
-def check_url(url: str) -> None:
-    """Raise :class:`StorageError` unless ``url`` names a SQLite or PostgreSQL store."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        raise StorageError(malformed_url_message(url, "it cannot be parsed")) from None
-    if parsed.host and "@" in parsed.host:
-        raise StorageError(malformed_url_message(url, "there is an '@' in the host part"))
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        why = f"tunewise stores trials in sqlite or postgresql, not {backend}"
-        raise StorageError(malformed_url_message(url, why))
-
-
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
 
 
 def make_engine(url: str) -> Engine:

@@ -18,15 +18,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from tunewise.storage import schema
-from tunewise.storage.engine import (
+from tunewise.storage.engine import make_short_lived_engine, write_transaction
+from tunewise.storage.errors import SchemaVersionError, StorageError
+from tunewise.storage.urls import (
     DB_FILENAME,
     is_sqlite,
-    make_short_lived_engine,
+    open_error_message,
     safe_url,
     storage_url,
-    write_transaction,
 )
-from tunewise.storage.errors import SchemaVersionError, StorageError, open_error_message
 
 _SCHEMA_LOCK = 727274  # the advisory lock that schema creation takes on PostgreSQL
 

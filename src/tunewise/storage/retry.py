@@ -14,13 +14,14 @@ once. A store that cannot be reached when it is *opened* is an error at once too
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy.exc import (
     DataError,
@@ -43,6 +44,7 @@ from tunewise.storage.errors import (
 logger = logging.getLogger("tunewise")
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 FIRST_DELAY = 0.05
 """Seconds to wait before the first retry; each later wait doubles."""
@@ -174,3 +176,22 @@ def _give_up_message(what: str, where: str, detail: str, attempts: int, policy: 
         f"same command again to resume once the database is back (raise {DEADLINE_ENV} to wait "
         "longer)."
     )
+
+
+class Retrying(Protocol):
+    """An object that runs one whole transaction again through transient faults."""
+
+    def _retrying(self, what: str, operation: Callable[[], T]) -> T: ...
+
+
+SelfT = TypeVar("SelfT", bound=Retrying)
+
+
+def retried(method: Callable[Concatenate[SelfT, P], T]) -> Callable[Concatenate[SelfT, P], T]:
+    """Run the method (one transaction, safe to run again) through ``self._retrying``."""
+
+    def wrapper(self: SelfT, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._retrying(method.__name__, lambda: method(self, *args, **kwargs))
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
