@@ -167,11 +167,12 @@ def test_weightings() -> None:
 def test_fidelity_spent_counts_continuations_by_their_increment() -> None:
     configs = random_configs(SPACE, 9)
     history = sh_history(SPACE, configs, np.linspace(0.1, 0.9, 9))
-    assert fidelity_spent(history) == pytest.approx(21.0)  # 9*1 + 3*(3-1) + 1*(9-3)
+    # in full-fidelity evaluations (max 9): (9*1 + 3*(3-1) + 1*(9-3)) / 9
+    assert fidelity_spent(history) == pytest.approx(21 / 9)
     failed = sh_history(SPACE, configs, np.linspace(0.1, 0.9, 9), top_status=FAILED)
-    assert fidelity_spent(failed) == pytest.approx(21.0)  # failed trials spent fidelity too
+    assert fidelity_spent(failed) == pytest.approx(21 / 9)  # failed trials spent fidelity too
     pending = sh_history(SPACE, configs, np.linspace(0.1, 0.9, 9), top_status=PENDING)
-    assert fidelity_spent(pending) == pytest.approx(15.0)
+    assert fidelity_spent(pending) == pytest.approx(15 / 9)
 
 
 def test_activation_needs_a_full_bracket_of_fidelity() -> None:
@@ -195,7 +196,7 @@ def test_activation_needs_a_success_at_the_top_rung() -> None:
     objectives = np.linspace(0.1, 0.9, 12)
     extra = [trial(0, c, 1) for c in configs[9:12]]  # plenty of fidelity: 24 >= 21
     failed_top = sh_history(SPACE, configs, objectives, top_status=FAILED, extra=extra)
-    assert fidelity_spent(failed_top) >= 21
+    assert fidelity_spent(failed_top) >= 21 / 9
     assert not incumbent_active(failed_top, RUNGS)
 
 
@@ -205,7 +206,7 @@ def test_activation_needs_eta_results_in_some_rung() -> None:
     for n_mid in (2, 3, 4):  # + 3 * n_mid at rung 1
         mid = [trial(2 + i, configs[2 + i], 3, 0.5) for i in range(n_mid)]
         history = History(SPACE, 0, tuple(two_top + mid))
-        assert fidelity_spent(history) >= 21
+        assert fidelity_spent(history) >= 21 / 9
         assert incumbent_active(history, RUNGS) == (n_mid >= 3)  # >= eta, not == eta
     # failed evaluations are not results to rank
     mid = [trial(2 + i, configs[2 + i], 3, status=FAILED if i else OK) for i in range(3)]

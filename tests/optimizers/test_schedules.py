@@ -49,5 +49,6 @@ def test_an_unknown_base_names_the_known_ones() -> None:
 def test_the_plain_bracket_optimizers_keep_their_parameters() -> None:
     for name in schedules.BASES:
         optimizer = optimizers.make({"name": name, "eta": 2, "early_stopping_rate": 1})
-        assert optimizer.get_params() == {"eta": 2, "early_stopping_rate": 1}
-        assert optimizer.spec() == {"name": name, "eta": 2, "early_stopping_rate": 1}
+        params = {"eta": 2, "early_stopping_rate": 1, "prior_first": False}
+        assert optimizer.get_params() == params
+        assert optimizer.spec() == {"name": name, **params}

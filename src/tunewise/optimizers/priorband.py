@@ -112,12 +112,11 @@ class PriorBand(BracketOptimizer):
     # -- PriorBand+BO ------------------------------------------------------------------------
 
     def model_active(self, history: History) -> bool:
-        """Whether the switch point is reached: fidelity spent / max fidelity >= N."""
-        fidelity = history.space.fidelity
-        if fidelity is None:
+        """Whether the switch point is reached: full-fidelity evaluations' worth spent >= N."""
+        if history.space.fidelity is None:
             return False
         n = self.initial_design_size or DEFAULT_INITIAL_DESIGN
-        return fidelity_spent(history) / float(fidelity.upper) >= n - 1e-12
+        return fidelity_spent(history) >= n - 1e-12
 
     def candidates(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator

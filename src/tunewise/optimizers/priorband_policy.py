@@ -30,7 +30,7 @@ from scipy.special import logsumexp
 from tunewise.optimizers.brackets import Rungs
 from tunewise.space import Categorical, Space
 from tunewise.space.priors import truncnorm_sample
-from tunewise.trial import History, Trial
+from tunewise.trial import History, Trial, fidelity_units
 
 SOURCES: tuple[str, ...] = ("prior", "incumbent", "random")
 """Where a non-first sample comes from; the first may also be ``"prior_config"``."""
@@ -241,31 +241,37 @@ def incumbent_space(space: Space, incumbent: Mapping[str, Any]) -> Space:
 def incumbent_active(history: History, rungs: Rungs) -> bool:
     """Whether incumbent sampling is on (Mallik et al. 2023; ALGORITHMS.md §4 step 2).
 
-    All of: a success at the top rung; fidelity spent >= the cost of the largest SH bracket
-    (``rungs.bracket_cost(s_max - esr)``); some rung with >= eta successes (>=, not ==).
+    All of: a success at the top rung; fidelity spent (:func:`fidelity_spent`, in full-fidelity
+    units) >= the cost of the largest SH bracket, ``rungs.bracket_cost(s_max - esr) / b_max``;
+    some rung with >= eta successes (>=, not ==).
     """
     by_rung = _good_by_rung(history, rungs)
     if not by_rung.get(rungs.s_max):
         return False
     if not any(len(trials) >= rungs.eta for trials in by_rung.values()):
         return False
-    return fidelity_spent(history) >= rungs.bracket_cost(rungs.s_max - rungs.esr) - 1e-9
+    bracket = rungs.bracket_cost(rungs.s_max - rungs.esr) / float(rungs.upper)
+    return fidelity_spent(history) >= bracket - 1e-9
 
 
 def fidelity_spent(history: History) -> float:
-    """Fidelity used by finished trials (failed ones included), continuations counted once.
+    """Fidelity used by finished trials (failed ones included), in full-fidelity evaluations.
 
-    A trial continuing ``previous_trial`` spends only its increment ``f - f_previous``, so a
-    bracket costs ``sum_r n_r (f_r - f_{r-1})`` (not NePS-new's rung index x increment).
+    Each trial counts :func:`tunewise.trial.fidelity_units` (the count the store's budget uses):
+    a trial continuing ``previous_trial`` adds only its increment ``(f - f_previous) / b_max``, so
+    a bracket costs ``sum_r n_r (f_r - f_{r-1}) / b_max`` (not NePS-new's rung index x increment).
     """
     fidelity = {t.number: t.fidelity for t in history}
-    total = 0.0
-    for t in history.finished:
-        if t.fidelity is None:
-            continue
-        previous = fidelity.get(t.previous_trial) if t.previous_trial is not None else None
-        total += float(t.fidelity) - (float(previous) if previous is not None else 0.0)
-    return total
+    return float(
+        sum(
+            fidelity_units(
+                history.space,
+                t.fidelity,
+                fidelity.get(t.previous_trial) if t.previous_trial is not None else None,
+            )
+            for t in history.finished
+        )
+    )
 
 
 def _good_by_rung(history: History, rungs: Rungs) -> dict[int, list[Trial]]:
