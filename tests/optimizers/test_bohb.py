@@ -56,6 +56,7 @@ def test_registered_with_hpbandster_defaults() -> None:
         "bandwidth_factor": 3,
         "min_bandwidth": 1e-3,
         "min_points_in_model": None,
+        "prior_first": False,
     }
     assert bohb.min_points(SPACE) == 4  # d + 1
     assert BOHB(min_points_in_model=2).min_points(SPACE) == 4  # raised to its lower limit

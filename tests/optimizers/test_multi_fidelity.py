@@ -150,6 +150,50 @@ def test_promotions_continue_from_the_lower_trials_checkpoint(tmp_path, name) ->
     assert result.counts()["succeeded"] == 45
 
 
+PRIOR27 = tw.Space(
+    x=tw.Float(0.0, 1.0, prior=0.8),
+    opt=tw.Categorical(["adam", "sgd"], prior="sgd"),
+    epochs=tw.Fidelity(1, 27),
+)
+BRACKET_OPTIMIZERS = ["successive_halving", "hyperband", "asha", "async_hyperband", "bohb"]
+
+
+def _mixed_loss(config: dict, fidelity: float) -> float:
+    return loss(config, fidelity) + (0.1 if config["opt"] == "adam" else 0.0)
+
+
+@pytest.mark.parametrize("name", BRACKET_OPTIMIZERS)
+def test_prior_first_starts_with_the_prior_configuration_once(name) -> None:
+    def run(prior_first: bool) -> list[Trial]:
+        optimizer = optimizers.make({"name": name, "prior_first": prior_first})
+        return loop.run_sequentially(optimizer, space=PRIOR27, loss=_mixed_loss, n=60, seed=2)
+
+    first, plain = run(True), run(False)
+    assert dict(first[0].config) == {"x": 0.8, "opt": "sgd"}
+    assert first[0].info["sampled_from"] == "prior_config" and first[0].previous_trial is None
+    assert [t.info["sampled_from"] for t in first].count("prior_config") == 1
+    assert "prior_config" not in {t.info["sampled_from"] for t in plain}
+    assert dict(plain[0].config) != {"x": 0.8, "opt": "sgd"}
+    # it replaces the first sample only: the next new configurations are drawn as without it
+    assert (first[0].slot, first[0].fidelity) == (plain[0].slot, plain[0].fidelity)
+    new_first = [dict(t.config) for t in first[1:] if t.previous_trial is None][:5]
+    new_plain = [dict(t.config) for t in plain[1:] if t.previous_trial is None][:5]
+    if name != "bohb":  # BOHB's model sees the prior configuration's result
+        assert new_first == new_plain
+    for t in first:
+        PRIOR27.validate_config(dict(t.config))
+
+
+@pytest.mark.parametrize("name", BRACKET_OPTIMIZERS)
+def test_prior_first_is_a_validated_registered_parameter(name) -> None:
+    cls = optimizers.get(name)
+    assert cls().get_params()["prior_first"] is False
+    optimizer = optimizers.make({"name": name, "prior_first": True})
+    assert optimizer.prior_first is True and optimizers.make(optimizer.spec()) == optimizer
+    with pytest.raises(ValueError, match=f"{name}: prior_first must be True or False"):
+        cls(prior_first="yes")
+
+
 def test_bad_parameters_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="eta must be an integer >= 2"):
         optimizers.Hyperband(eta=1)

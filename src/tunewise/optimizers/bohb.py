@@ -67,7 +67,11 @@ def _number(value: Any) -> bool:
 
 @register
 class BOHB(BracketOptimizer):
-    """Hyperband whose new configurations come from a TPE model of the largest fitted fidelity."""
+    """Hyperband whose new configurations come from a TPE model of the largest fitted fidelity.
+
+    ``prior_first=True`` evaluates the space's prior configuration first (see
+    :class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`); off by default (HpBandSter).
+    """
 
     name = "bohb"
     tag = "bohb"
@@ -84,9 +88,11 @@ class BOHB(BracketOptimizer):
         bandwidth_factor: float = 3,
         min_bandwidth: float = 1e-3,
         min_points_in_model: int | None = None,
+        prior_first: bool = False,
     ) -> None:
         self.eta = eta
         self.early_stopping_rate = early_stopping_rate
+        self.prior_first = prior_first
         self.top_n_percent = top_n_percent
         self.num_samples = num_samples
         self.random_fraction = random_fraction

@@ -27,6 +27,14 @@ class BracketOptimizer(Optimizer):
 
     ``tag`` prefixes the schedule's slots; ``base`` names the schedule: a class attribute for the
     plain bracket optimizers and BOHB, a constructor parameter of PriorBand.
+
+    ``prior_first`` (default False; True for PriorBand, as in NePS-old's ``sample_default_first``):
+    the first new configuration is the space's prior configuration (:meth:`Space.prior_config`:
+    each prior value, the middle of the range or the first choice where none is given), at the
+    rung the schedule starts it at, recorded as ``info["sampled_from"] == "prior_config"``; it
+    comes once per study, until some trial records that source. With it, "Hyperband, prior
+    configuration first" is the baseline that shows what PriorBand gains beyond evaluating the
+    prior once.
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -37,10 +45,14 @@ class BracketOptimizer(Optimizer):
     base: str
     eta: int
     early_stopping_rate: int
+    prior_first: bool
 
-    def __init__(self, *, eta: int = 3, early_stopping_rate: int = 0) -> None:
+    def __init__(
+        self, *, eta: int = 3, early_stopping_rate: int = 0, prior_first: bool = False
+    ) -> None:
         self.eta = eta
         self.early_stopping_rate = early_stopping_rate
+        self.prior_first = prior_first
         self._check()
 
     def _check(self) -> None:
@@ -50,6 +62,10 @@ class BracketOptimizer(Optimizer):
         if isinstance(esr, bool) or not isinstance(esr, int) or esr < 0:
             raise ValueError(
                 f"{self.name}: early_stopping_rate must be an integer >= 0, not {esr!r}"
+            )
+        if not isinstance(self.prior_first, bool):
+            raise ValueError(
+                f"{self.name}: prior_first must be True or False, not {self.prior_first!r}"
             )
 
     def rungs(self, space: Space) -> Rungs:
@@ -72,6 +88,12 @@ class BracketOptimizer(Optimizer):
         came from (``sampled_from``; uniform here), plus what a model cost where one was used."""
         return history.space.sample(rng), {"sampled_from": "random"}
 
+    def prior_config_due(self, history: History) -> bool:
+        """Whether the next new configuration is the prior configuration (``prior_first``)."""
+        return self.prior_first and not any(
+            t.info.get("sampled_from") == "prior_config" for t in history
+        )
+
     def ask(self, history: History, n: int = 1) -> list[Suggestion]:
         check_n(n)
         rungs = self.rungs(history.space)
@@ -86,7 +108,10 @@ class BracketOptimizer(Optimizer):
                 break
             fidelity = rungs.fidelities[decision.rung]
             config: Mapping[str, Any]
-            if decision.previous is None:
+            if decision.previous is None and self.prior_config_due(view):
+                config, previous = view.space.prior_config(), None
+                sample_info = {"sampled_from": "prior_config"}
+            elif decision.previous is None:
                 config, sample_info = self.sample(
                     view, rungs=rungs, rung=decision.rung, rng=rng_for(view.seed, key, 1)
                 )

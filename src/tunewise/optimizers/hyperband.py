@@ -6,7 +6,9 @@ sampling of new configurations, and all their logic lives in
 :mod:`~tunewise.optimizers.schedules` (which rung to fill next). What is left are four declarations,
 kept together in this one file (name, slot tag, schedule) instead of four near-identical files;
 optimizers with logic of their own over the same schedules (PriorBand, BOHB) keep their own files.
-All four take ``eta`` (default 3) and ``early_stopping_rate`` (default 0).
+All four take ``eta`` (default 3), ``early_stopping_rate`` (default 0) and ``prior_first``
+(default False: with True, the first configuration is the space's prior configuration, as in
+PriorBand; see :class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`).
 """
 
 from __future__ import annotations
