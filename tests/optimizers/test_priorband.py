@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 import tunewise as tw
@@ -50,18 +51,28 @@ def test_auto_uses_priorband_for_a_space_with_priors_and_a_fidelity(tmp_path) ->
     assert result._study.record.optimizer["name"] == "priorband"
 
 
-def _mean_value(algorithm: str, prior: str, budget: float, seeds: int = 6) -> float:
+def _values(algorithm: str, prior: str, budget: float, seeds: int = 10) -> list[float]:
+    """The incumbent's full-fidelity value after ``budget`` full-fidelity evaluations, per seed."""
     spec = parse_algorithm(algorithm)
     values = []
     for seed in range(seeds):
         frame = run_job(Job(spec, "hartmann3-high", prior, seed, budget, step=budget))
         values.append(float(frame["value"].iloc[-1]))
-    return sum(values) / len(values)
+    return values
 
 
 @pytest.mark.slow
-def test_good_prior_makes_priorband_better_than_hyperband_early() -> None:
-    assert _mean_value("priorband", "good", 4) < _mean_value("hyperband", "good", 4)
+def test_good_prior_makes_priorband_better_than_hyperband_with_the_prior_first() -> None:
+    """Evaluating the good prior's configuration once explains Hyperband's early deficit (4x); what
+    PriorBand adds beyond it is sampling around the prior and the incumbent. Hyperband with the
+    prior first stays at the prior configuration's value (-3.822; optimum -3.863) over 20
+    evaluations' worth; PriorBand improves on it in about half the seeds and is never worse
+    (measured: better in 5 of 10, by 0.0055 on average)."""
+    pb = np.array(_values("priorband", "good", 20))
+    hb_first = np.array(_values("hyperband:prior_first=true", "good", 20))
+    better, worse = int(np.sum(pb < hb_first - 1e-4)), int(np.sum(pb > hb_first + 1e-4))
+    assert better >= 3 and worse <= 1, (pb, hb_first)
+    assert pb.mean() < hb_first.mean() - 0.002, (pb, hb_first)
 
 
 def test_bad_parameters() -> None:
