@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import tunewise as tw
 from tests.optimizers import loop
@@ -119,15 +120,119 @@ def test_asha_promotes_only_configurations_in_the_top_third_of_their_rung() -> N
     assert len(keys) == len(set(keys))  # never the same (config, fidelity) twice
 
 
+def _asha_history(rows: list[tuple[int, int | None, float | None, TrialStatus]]) -> History:
+    """ASHA trials from ``(rung, previous trial, loss, status)``: ``previous None`` starts a new
+    configuration at rung 0 (slot ``asha:new:0:<number>``), else continues that trial's
+    configuration one rung up (slot ``asha:up:<first trial>:<rung>``)."""
+    fidelities = (1, 3, 9, 27)
+    trials: list[Trial] = []
+    first: dict[int, int] = {}  # trial number -> the number of the trial that started its config
+    for number, (rung, previous, value, status) in enumerate(rows):
+        first[number] = number if previous is None else first[previous]
+        slot = f"asha:new:0:{number}" if previous is None else f"asha:up:{first[number]}:{rung}"
+        trials.append(
+            Trial(
+                number=number,
+                config={"x": round(0.001 * first[number], 6)},
+                status=status,
+                fidelity=fidelities[rung],
+                slot=slot,
+                objective=value if status is TrialStatus.SUCCEEDED else None,
+                previous_trial=previous,
+            )
+        )
+    return History(space=SPACE27, seed=0, trials=tuple(trials))
+
+
+OK, FAILED, RUNNING = TrialStatus.SUCCEEDED, TrialStatus.FAILED, TrialStatus.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        # 3 finished at rung 0: the top floor(3/3) = 1 (trial 1) goes up
+        ([(0, None, 0.3, OK), (0, None, 0.1, OK), (0, None, 0.2, OK)], 1),
+        # 2 finished + 1 running: floor(2/3) = 0, no candidate: a new configuration
+        ([(0, None, 0.3, OK), (0, None, 0.1, OK), (0, None, None, RUNNING)], None),
+        # 6 finished, the best (trial 1) already promoted: the top 2 counts it, trial 4 goes up
+        (
+            [(0, None, v, OK) for v in (0.6, 0.1, 0.5, 0.4, 0.2, 0.3)] + [(1, 1, 0.05, RUNNING)],
+            4,
+        ),
+        # 5 finished, the best promoted: floor(5/3) = 1, nothing left to promote
+        ([(0, None, v, OK) for v in (0.6, 0.1, 0.5, 0.4, 0.2)] + [(1, 1, 0.05, OK)], None),
+        # a failed trial ranks last and is never promoted; the best success goes up
+        ([(0, None, None, FAILED), (0, None, 0.9, OK), (0, None, 0.8, OK)], 2),
+        # candidates at rungs 0 and 1: the higher rung goes first (trial 7 -> rung 2)
+        (
+            [(0, None, v, OK) for v in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]
+            + [(1, 0, 0.3, OK), (1, 1, 0.1, OK), (1, 2, 0.2, OK)],
+            7,
+        ),
+    ],
+)
+def test_asha_promotes_whenever_a_top_third_candidate_exists(rows, expected) -> None:
+    (s,) = optimizers.ASHA().ask(_asha_history(rows), 1)
+    assert s.previous_trial == expected
+    if expected is None:
+        assert s.fidelity == 1 and s.slot.startswith("asha:new:")
+    else:
+        assert s.fidelity == (1, 3, 9, 27)[rows[expected][0] + 1]  # one rung up
+
+
+def _asha_reference(history: History) -> int | None:
+    """ALGORITHMS.md §1: from the second-highest rung down, the top floor(finished / eta) of a
+    rung (failures ranked last, ties by number), minus configurations already one rung up; the
+    best candidate is promoted (its trial number), else None (start a new configuration)."""
+    by_rung: dict[int, list[Trial]] = {}
+    for t in history.trials:
+        by_rung.setdefault({1: 0, 3: 1, 9: 2, 27: 3}[t.fidelity], []).append(t)
+    for k in (2, 1, 0):
+        finished = [t for t in by_rung.get(k, []) if t.status in (OK, FAILED)]
+        finished.sort(key=lambda t: (t.objective if t.status is OK else np.inf, t.number))
+        above = {t.config["x"] for t in by_rung.get(k + 1, [])}
+        for t in finished[: len(finished) // 3]:
+            if t.status is OK and t.config["x"] not in above:
+                return t.number
+    return None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_asha_decisions_match_the_reference_rule_on_random_histories(seed) -> None:
+    """Random tables (statuses, losses, promotions that need not be ASHA's own): ASHA's next
+    decision is the reference rule's, so it promotes exactly when a candidate exists."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[int, int | None, float | None, TrialStatus]] = []
+    statuses = [OK, OK, OK, OK, OK, RUNNING, FAILED]
+    for _ in range(int(rng.integers(1, 16))):
+        status = statuses[int(rng.integers(len(statuses)))]
+        rows.append((0, None, float(rng.random()) if status is OK else None, status))
+    for rung in (1, 2, 3):
+        below = [i for i, r in enumerate(rows) if r[0] == rung - 1 and r[3] is OK]
+        for i in rng.permutation(below)[: int(rng.integers(0, len(below) + 1)) // 2]:
+            status = statuses[int(rng.integers(len(statuses)))]
+            rows.append((rung, int(i), float(rng.random()) if status is OK else None, status))
+    history = _asha_history(rows)
+    (s,) = optimizers.ASHA().ask(history, 1)
+    assert s.previous_trial == _asha_reference(history)
+
+
 def test_async_hyperband_draws_brackets_as_hyperband_weights_them() -> None:
+    """Every request first draws a bracket with P(s) = eta**(K-s) (K+1)/(K-s+1) / sum, then
+    takes one ASHA step in it, so each trial's bracket (promotion or new) is one such draw."""
     optimizer = optimizers.AsyncHyperband()
     schedule = optimizer.schedule(optimizer.rungs(SPACE27))
-    p = schedule.bracket_probabilities()
-    assert p.sum() == pytest.approx(1.0) and np.all(np.diff(p) < 0)  # aggressive brackets first
-    trials = run_sequentially(optimizer, n=400)
-    new = Counter(t.info["bracket"] for t in trials if t.previous_trial is None)
-    share = np.array([new[s] for s in range(4)]) / sum(new.values())
-    assert share == pytest.approx(p, abs=0.08)
+    weights = np.array([27 * 4 / 4, 9 * 4 / 3, 3 * 4 / 2, 1 * 4 / 1])  # s = 0..3, K = 3
+    p = weights / weights.sum()  # 0.551, 0.245, 0.122, 0.082
+    assert schedule.bracket_probabilities() == pytest.approx(p, rel=1e-12)
+    n = 1000
+    trials = run_sequentially(optimizer, n=n)
+    counts = Counter(t.info["bracket"] for t in trials)
+    observed = np.array([counts[s] for s in range(4)])
+    assert observed.sum() == n
+    # each count is Binomial(n, p_s): within 4 standard deviations (two-sided, ~6e-5 each)
+    assert np.all(np.abs(observed - n * p) < 4 * np.sqrt(n * p * (1 - p))), observed
+    assert stats.chisquare(observed, n * p).pvalue > 1e-3, observed
 
 
 @pytest.mark.parametrize("name", ["successive_halving", "hyperband", "asha", "async_hyperband"])
