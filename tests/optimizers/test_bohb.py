@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -90,14 +91,30 @@ def test_model_kicks_in_once_a_fidelity_has_enough_points() -> None:
     new = [t for t in trials if t.info["sampled_from"] != "promotion"]
     # rung 0 needs 2 (d + 1) = 8 results before both good and bad sets have more than d rows
     assert set(sources(new[:8])) == {"random"}
-    assert "model" in sources(new[8:])
-    share = sources(new[8:]).count("model") / len(new[8:])
-    assert 0.4 < share < 0.9  # about 2/3 with random_fraction = 1/3
+    assert set(sources(new[8:])) == {"model", "random"}
     assert set(sources(run(BOHB(random_fraction=1.0), n=40))) <= {"random", "promotion"}
     greedy = [
         t for t in run(BOHB(random_fraction=0.0), n=40) if t.info["sampled_from"] != "promotion"
     ]
     assert set(sources(greedy[8:])) == {"model"}
+
+
+@pytest.mark.parametrize("random_fraction", [1 / 3, 0.7])
+def test_model_share_matches_random_fraction(random_fraction: float) -> None:
+    """Once a model exists, each new configuration is uniform with probability random_fraction
+    and from the model otherwise: over 1500 draws the model's count is Binomial(1500, 1 - rf)."""
+    history = History(space=SPACE, seed=0, trials=tuple(run(BOHB(), n=60)))
+    bohb = BOHB(random_fraction=random_fraction)
+    rungs = bohb.rungs(SPACE)
+    n = 1500
+    drawn = [
+        bohb.sample(history, rungs=rungs, rung=0, rng=np.random.default_rng([9, k]))[1]
+        for k in range(n)
+    ]
+    model = sum(info["sampled_from"] == "model" for info in drawn)
+    assert {info["sampled_from"] for info in drawn} == {"model", "random"}
+    p = 1 - random_fraction
+    assert abs(model - n * p) < 4 * math.sqrt(n * p * (1 - p)), model  # 4 sd: ~6e-5 to fail
 
 
 def _history(rows: list[tuple[float, float, float]]) -> History:
@@ -181,14 +198,34 @@ def test_same_seed_same_trials_with_the_model_active() -> None:
 
 def test_model_proposals_beat_hyperbands_uniform_ones_at_full_fidelity() -> None:
     """Over 5 seeds and 130 trials (2 Hyperband cycles), BOHB's typical full-fidelity evaluation
-    is far better than Hyperband's; its *best* value is only better in most seeds (see below)."""
+    is far better than Hyperband's (its *best* value: the 6-D test below)."""
     medians: dict[str, list[float]] = {"hyperband": [], "bohb": []}
-    best: dict[str, list[float]] = {"hyperband": [], "bohb": []}
     for name in medians:
         for seed in range(5):
             trials = run(optimizers.make(name), n=130, seed=seed)
             full = [t.objective for t in trials if t.fidelity == 27]
             medians[name].append(float(np.median(full)))
-            best[name].append(min(full))
     assert np.mean(medians["bohb"]) < 0.5 * np.mean(medians["hyperband"])  # measured 0.11-0.32
-    assert np.mean(best["bohb"]) < 1.5 * np.mean(best["hyperband"])  # not worse by much
+
+
+SPACE6 = tw.Space(**{f"x{i}": tw.Float(-5.0, 5.0) for i in range(6)}, epochs=tw.Fidelity(1, 27))
+
+
+def sphere6(config: dict, fidelity: float) -> float:
+    """A 6-D sphere around (1, ..., 1) with a fidelity bias: random points rarely come close."""
+    bowl = sum((config[f"x{i}"] - 1.0) ** 2 for i in range(6))
+    return bowl + (1 - fidelity / 27) * (1 + 0.3 * config["x0"])
+
+
+def test_the_model_finds_better_configurations_than_hyperband_in_six_dimensions() -> None:
+    """Same brackets, so only the model differs: over 8 seeds and 200 trials BOHB's best
+    full-fidelity value beats Hyperband's in nearly every seed (measured 10 of 10 seeds, mean 5.0
+    against 12.5); with a model no better than uniform sampling it would win about half."""
+    best: dict[str, list[float]] = {"hyperband": [], "bohb": []}
+    for name in best:
+        for seed in range(8):
+            trials = run(optimizers.make(name), space=SPACE6, loss=sphere6, n=200, seed=seed)
+            best[name].append(min(t.objective for t in trials if t.fidelity == 27))
+    wins = sum(b < h for b, h in zip(best["bohb"], best["hyperband"], strict=True))
+    assert wins >= 7, best
+    assert np.mean(best["bohb"]) < 0.6 * np.mean(best["hyperband"]), best
