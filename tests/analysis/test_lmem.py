@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.analysis.synthetic import make_table
@@ -14,7 +16,9 @@ from tunewise.analysis.table import load_table
 PLANTED = {"A": -0.8, "B": 0.0, "C": 0.0}
 
 
-def frame(table_kwargs: dict | None = None, budgets: list[float] | None = None, **kw):  # type: ignore[no-untyped-def]
+def frame(
+    table_kwargs: dict[str, Any] | None = None, budgets: list[float] | None = None, **kw: Any
+) -> pd.DataFrame:
     return lmem.model_frame(load_table(make_table(**(table_kwargs or {}))), budgets=budgets, **kw)
 
 
@@ -73,24 +77,85 @@ def test_fidelity_check_detects_a_budget_dependent_ranking() -> None:
         lmem.fidelity_check(f[f["budget"] == 3])
 
 
-def test_seed_check_and_benchmark_informativeness() -> None:
+def test_seed_slope_check_finds_a_seed_dependent_algorithm_and_only_when_planted() -> None:
+    kwargs = {"effects": {"A": -1.0, "B": 0.0, "C": 0.0}, "n_benchmarks": 6, "seed": 3}
+    planted = lmem.seed_slope_check(frame({**kwargs, "seed_slopes": {"B": 1.5}}))
+    assert planted.test.significant and planted.test.df == 6  # 3 x 3 covariance: 6 parameters
+    assert planted.test.smaller == "y ~ algorithm"
+    assert "(0 + algorithm | seed)" in planted.test.larger
+    assert planted.flagged == ("B",)
+    assert planted.variances.idxmax() == "B"
+    absent = lmem.seed_slope_check(frame(kwargs))
+    assert not absent.test.significant and absent.flagged == ()
+
+
+def test_seed_intercept_check_finds_a_shared_seed_shift_and_only_when_planted() -> None:
+    kwargs = {"effects": {"A": -1.0, "B": 0.0, "C": 0.0}, "n_benchmarks": 6, "seed": 4}
+    planted = lmem.seed_check(frame({**kwargs, "seed_shift": 1.0}))
+    assert planted.significant and planted.df == 1 and planted.reference.startswith("0.5")
+    assert planted.p_value < 1e-3
+    absent = lmem.seed_check(frame(kwargs))
+    assert not absent.significant
+
+
+def test_benchmark_informativeness_is_the_papers_lrt() -> None:
     table = make_table({"A": -2.0, "B": 0.0, "C": 0.0}, n_benchmarks=4)
     flat = table["benchmark"] == "bench3"
     table.loc[flat, "value"] = 10.0 + np.random.default_rng(1).normal(0, 1, flat.sum())
-    f = lmem.model_frame(load_table(table))
-    seed = lmem.seed_check(f)
-    assert seed.df == 1 and seed.reference.startswith("0.5") and 0 <= seed.p_value <= 1
+    f = lmem.model_frame(load_table(table), value="value")
     info = lmem.benchmark_informativeness(f).set_index("task")
-    assert not info.loc["bench3", "informative"]
+    assert not info.loc["bench3", "informative"] and info.loc["bench3", "p_value"] >= 0.05
     assert info.loc[["bench0", "bench1", "bench2"], "informative"].all()
+    assert (info["df"] == 2).all()
+    # For OLS fits by ML the LRT statistic is n log(RSS_null / RSS_algorithm), with RSS from
+    # the grand mean and from the algorithm means: computed here without any model code.
+    for task, rows in f.groupby("task"):
+        y = rows["y"].to_numpy()
+        rss0 = float(((y - y.mean()) ** 2).sum())
+        rss1 = float(((rows["y"] - rows.groupby("algorithm")["y"].transform("mean")) ** 2).sum())
+        assert info.loc[task, "chi2"] == pytest.approx(len(y) * np.log(rss0 / rss1), rel=1e-6)
 
 
-def test_warnings_are_captured_not_emitted() -> None:
-    f = frame({"n_benchmarks": 3, "n_seeds": 3})  # tiny: boundary estimates are likely
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+def test_random_effect_conclusion_follows_its_test() -> None:
+    present = lmem.compare_algorithms(frame({"effects": PLANTED}))
+    assert present.random_effect.significant
+    assert present.random_effect.conclusion.startswith("benchmarks differ in difficulty")
+    assert "the random effect is needed" in present.random_effect.conclusion
+    f = frame({"effects": PLANTED, "n_benchmarks": 6}, value="value")
+    f["y"] -= f.groupby("task")["y"].transform("mean")  # every benchmark equally difficult
+    absent = lmem.compare_algorithms(f)
+    assert not absent.random_effect.significant
+    assert absent.random_effect.conclusion.startswith("no evidence that benchmarks differ")
+    assert "is needed" not in absent.random_effect.conclusion
+
+
+def test_statsmodels_warnings_are_recorded_in_the_fit_and_not_emitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    original = MixedLM.fit
+
+    def noisy_fit(self: MixedLM, *args: Any, **kwargs: Any) -> Any:
+        warnings.warn("planted warning", UserWarning, stacklevel=2)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MixedLM, "fit", noisy_fit)
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        result = lmem.fit(frame({"effects": PLANTED}))
+    assert "UserWarning: planted warning" in result.warnings
+    assert escaped == []
+
+
+def test_statsmodels_own_convergence_warnings_reach_the_test() -> None:
+    f = frame({"n_benchmarks": 3, "n_seeds": 3})  # no seed effect: its variance sits at 0
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
         result = lmem.seed_check(f)
-    assert isinstance(result.warnings, tuple)
+    assert result.statistic == pytest.approx(0.0, abs=1e-6)
+    assert any(w.startswith("ConvergenceWarning") for w in result.warnings)
+    assert escaped == []
 
 
 def test_bad_inputs_for_models() -> None:

@@ -10,9 +10,11 @@ from tests.analysis.synthetic import make_table
 from tunewise.analysis.regret import (
     cliques,
     critical_difference,
+    log_regret,
     mean_ranks,
     normalized_regret,
     regret_bounds,
+    with_derived,
 )
 from tunewise.analysis.table import load_table
 
@@ -67,3 +69,36 @@ def test_cliques_are_maximal_runs_within_cd() -> None:
 def test_critical_difference_bad_budget() -> None:
     with pytest.raises(ValueError, match="no rows at budget 7"):
         critical_difference(load_table(make_table()), 7.0)
+
+
+def _hand_table() -> pd.DataFrame:
+    """Two algorithms on one benchmark with optimum 1.0, two seeds, one budget."""
+    return load_table(
+        pd.DataFrame(
+            {
+                "algorithm": ["A", "B", "A", "B"],
+                "benchmark": ["b"] * 4,
+                "seed": [0, 0, 1, 1],
+                "budget": [1.0] * 4,
+                "value": [1.001, 1.1, 3.0, 1.0],
+                "optimum": [1.0] * 4,
+            }
+        )
+    )
+
+
+def test_log_regret_keeps_the_digits_near_the_optimum() -> None:
+    table = _hand_table()
+    log = log_regret(table)
+    # worst (largest first incumbent) 3.0, optimum 1.0: span 2, floor 2e-9
+    assert log.tolist() == pytest.approx([-3.0, -1.0, np.log10(2.0), np.log10(2e-9)])
+    assert log_regret(table.drop(columns="optimum")).isna().all()  # no optimum, no log regret
+    # normalized regret compresses 0.001 and 0.1 to 0.0005 and 0.05
+    assert normalized_regret(table).tolist() == pytest.approx([0.0005, 0.05, 1.0, 0.0])
+
+
+def test_derived_responses_include_block_ranks() -> None:
+    table = _hand_table()
+    derived = with_derived(table, regret_bounds(table))
+    assert derived["rank"].tolist() == [1.0, 2.0, 2.0, 1.0]
+    assert derived["log_regret"].tolist() == pytest.approx(log_regret(table).tolist())

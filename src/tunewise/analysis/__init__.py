@@ -7,7 +7,9 @@ Input: a tidy table (``pandas.DataFrame``, ``.csv`` or ``.parquet``), one row pe
 - ``budget`` (float): budget spent, in multiples of one full-fidelity evaluation. The alias
   ``used_fidelity`` (PriorBand / LMEM-paper data) is picked up automatically, as is ``optimizer``
   for ``algorithm``; map other names with ``columns={"budget": "my_column"}``;
-- ``value`` (float): the incumbent's objective at that budget, lower is better;
+- ``value`` (float): the incumbent's objective at that budget, lower is better (``tunewise
+  bench`` tables add ``value_source``: ``oracle``, the incumbent's full-fidelity value, or
+  ``observed``, what the optimizer saw; the report says which);
 - optional ``prior`` (str, prior quality), ``optimum`` (float, known optimum of the benchmark) and
   any further meta-feature columns.
 
@@ -29,16 +31,19 @@ from tunewise.analysis.lmem import (
     Fit,
     InteractionTest,
     PostHoc,
+    SeedSlopes,
     benchmark_informativeness,
     compare_algorithms,
     fidelity_check,
     interaction_test,
     model_frame,
     seed_check,
+    seed_slope_check,
 )
 from tunewise.analysis.regret import (
     CriticalDifference,
     critical_difference,
+    log_regret,
     mean_ranks,
     normalized_regret,
 )
@@ -54,6 +59,7 @@ __all__ = [
     "InteractionTest",
     "PostHoc",
     "Report",
+    "SeedSlopes",
     "analyze",
     "benchmark_informativeness",
     "compare_algorithms",
@@ -62,8 +68,10 @@ __all__ = [
     "incumbent_traces",
     "interaction_test",
     "load_table",
+    "log_regret",
     "mean_ranks",
     "model_frame",
     "normalized_regret",
     "seed_check",
+    "seed_slope_check",
 ]

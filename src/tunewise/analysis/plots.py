@@ -79,10 +79,27 @@ def plot_traces(
     log_y: bool = False,
     n_boot: int = 1000,
 ) -> list[Path]:
+    """:func:`traces_figure` saved as ``stem.png`` and ``stem.pdf``."""
+    figure = traces_figure(
+        traces, value=value, label=label, per_task=per_task, log_y=log_y, n_boot=n_boot
+    )
+    return save(figure, stem)
+
+
+def traces_figure(
+    traces: pd.DataFrame,
+    *,
+    value: str = "normalized_regret",
+    label: str | None = None,
+    per_task: bool = False,
+    log_y: bool = False,
+    n_boot: int = 1000,
+) -> Figure:
     """Mean ``value`` over seeds per algorithm vs budget with 95% bootstrap bands.
 
     Aggregated: the mean over tasks of per-task means (each task weighs the same). ``per_task``
-    draws one panel per task instead. ``label`` names the value on the y axis.
+    draws one panel per task instead (tasks sorted, row by row). ``label`` names the value on the
+    y axis. One line per algorithm and panel, labelled with the algorithm's name.
     """
     import warnings
 
@@ -130,11 +147,16 @@ def plot_traces(
         ax.set_ylabel(f"mean incumbent {label}")
         ax.set_title(f"Mean over benchmarks ({band})", fontsize=9)
         ax.legend(frameon=False)
-    return save(fig, stem)
+    return fig
 
 
 def plot_mean_ranks(ranks: pd.DataFrame, stem: str | Path) -> list[Path]:
-    """Mean rank (over task x seed blocks) of each algorithm vs budget; ``ranks`` from
+    """:func:`mean_ranks_figure` saved as ``stem.png`` and ``stem.pdf``."""
+    return save(mean_ranks_figure(ranks), stem)
+
+
+def mean_ranks_figure(ranks: pd.DataFrame) -> Figure:
+    """Mean rank (over instance x seed blocks) of each algorithm vs budget; ``ranks`` from
     :func:`~tunewise.analysis.regret.mean_ranks`."""
     from matplotlib.figure import Figure
 
@@ -149,10 +171,15 @@ def plot_mean_ranks(ranks: pd.DataFrame, stem: str | Path) -> list[Path]:
     ax.set_title("Mean rank over (instance × seed) blocks", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    return save(fig, stem)
+    return fig
 
 
 def plot_critical_difference(cd: CriticalDifference, stem: str | Path) -> list[Path]:
+    """:func:`critical_difference_figure` saved as ``stem.png`` and ``stem.pdf``."""
+    return save(critical_difference_figure(cd), stem)
+
+
+def critical_difference_figure(cd: CriticalDifference) -> Figure:
     """Critical-difference diagram (Demšar 2006): average ranks on an axis from 1 (best) to k,
     algorithms labelled left/right, bars joining cliques that are not significantly different."""
     from matplotlib.figure import Figure
@@ -194,4 +221,4 @@ def plot_critical_difference(cd: CriticalDifference, stem: str | Path) -> list[P
         f"blocks; Friedman (Iman-Davenport) {p}, ranks {verdict}; Nemenyi α = {cd.alpha}",
         fontsize=8,
     )
-    return save(fig, stem)
+    return fig

@@ -54,17 +54,23 @@ LOG_REGRET_FLOOR = 1e-9
 def log_regret(
     table: pd.DataFrame, bounds: pd.DataFrame | None = None, *, floor: float = LOG_REGRET_FLOOR
 ) -> pd.Series:
-    """``log10(value - best)`` per row: log simple regret, unnormalized and unclipped above.
+    """``log10(value - optimum)`` per row: log simple regret, unnormalized and unclipped above.
 
     Normalized regret compresses the last digits (0.003 and 0.0003 are both "near 0"); the log
     of simple regret keeps them, so it is the scale for claims about precision near the optimum.
-    Regret below ``floor`` times the benchmark's (worst - best) span is raised to it.
+    It needs the benchmark's optimum (the ``optimum`` column): against the best value any run
+    reached, that run's regret would be 0 and its log an outlier. NaN where the optimum is
+    missing. Regret below ``floor`` times the benchmark's (worst - optimum) span (a value at, or
+    below a best *known*, optimum) is raised to it.
     """
     bounds = regret_bounds(table) if bounds is None else bounds
-    best = table["benchmark"].map(bounds["best"]).to_numpy(dtype=float)
+    if "optimum" not in table.columns:
+        return pd.Series(np.nan, index=table.index, name="log_regret")
+    optimum = table["optimum"].to_numpy(dtype=float)
     worst = table["benchmark"].map(bounds["worst"]).to_numpy(dtype=float)
-    span = np.where(worst > best, worst - best, 1.0)
-    regret = np.maximum(table["value"].to_numpy(dtype=float) - best, floor * span)
+    span = np.where(worst > optimum, worst - optimum, 1.0)
+    with np.errstate(invalid="ignore"):
+        regret = np.maximum(table["value"].to_numpy(dtype=float) - optimum, floor * span)
     return pd.Series(np.log10(regret), index=table.index, name="log_regret")
 
 

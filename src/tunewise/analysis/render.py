@@ -187,9 +187,9 @@ def document(r: Report) -> _Doc:
         "normalized_regret": "normalized regret (value − best) / (worst − best) per benchmark, "
         "clipped to [0, 1]; best = the `optimum` column or the best value any run reached, worst "
         "= the worst first incumbent of any run",
-        "log_regret": "log10 simple regret, log10(value − best) per benchmark (best as for "
-        "normalized regret; regret below 1e-9 of the benchmark's range counts as that), "
-        "which keeps the differences near the optimum that normalized regret compresses",
+        "log_regret": "log10 simple regret, log10(value − optimum) with the `optimum` column "
+        "(regret below 1e-9 of the benchmark's range counts as that), which keeps the "
+        "differences near the optimum that normalized regret compresses",
         "rank": "the rank of `value` among the algorithms within each problem instance × seed × "
         "budget block (1 = best; blocks lacking an algorithm left out)",
         "value": "the raw objective value (lower is better)",

@@ -18,6 +18,7 @@ Tukey-adjusted with the studentized range distribution at infinite df.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 from collections.abc import Sequence
@@ -181,6 +182,12 @@ def response_frame(traces: pd.DataFrame, value: str = "normalized_regret") -> pd
     if value not in traces.columns or not pd.api.types.is_numeric_dtype(traces[value]):
         numeric = [c for c in traces.columns if pd.api.types.is_numeric_dtype(traces[c])]
         raise ValueError(f"value {value!r} is not a numeric column; use one of {numeric}")
+    if value == "log_regret" and traces[value].isna().any():
+        missing = sorted(traces.loc[traces[value].isna(), "benchmark"].unique())
+        raise ValueError(
+            "log_regret needs each benchmark's optimum (column `optimum`); missing for "
+            f"{', '.join(map(str, missing))}"
+        )
     rows = traces[traces[value].notna()]
     if rows.empty:
         raise ValueError(f"value {value!r} is missing in every row")
@@ -217,6 +224,22 @@ def fit(
         raise ValueError("slopes and random intercepts together are not supported")
     formula = design.formula(random, slopes=slopes)
     cols = design.columns()
+    if random and _no_group_variation(frame, exog, endog, random):
+        # Every group has the same mean after the fixed effects (ranks within blocks do): the ML
+        # variances are exactly 0, where MixedLM's matrices are singular. At that boundary the
+        # model is OLS with the mixed model's parameter count.
+        ols = fit(frame, terms, random=())
+        return dataclasses.replace(
+            ols,
+            formula=formula,
+            n_params=ols.n_params + len(random),
+            variances={**dict.fromkeys(random, 0.0), **ols.variances},
+            warnings=(
+                *ols.warnings,
+                f"note: no variation between the levels of {', '.join(random)} after the fixed "
+                "effects; variance(s) 0, fitted as OLS",
+            ),
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -261,18 +284,60 @@ def fit(
         except (np.linalg.LinAlgError, ValueError) as exc:
             raise RuntimeError(f"fitting {formula} failed: {exc}") from exc
     params = np.asarray(result.params)[: len(cols)] * scale
+    llf = float(result.llf) - len(endog) * np.log(scale)
+    notes = _messages(caught, converged)
+    if not np.isfinite(llf):
+        llf = _boundary_llf(frame, terms, random, slopes, variances)
+        notes += (
+            "note: a variance estimated at 0 made statsmodels' log-likelihood infinite; the "
+            "model without that variance (the same likelihood at the boundary) gave it",
+        )
     return Fit(
         formula=formula,
         design=design,
-        llf=float(result.llf) - len(endog) * np.log(scale),
+        llf=llf,
         n_obs=len(frame),
         n_params=n_params,
         params=pd.Series(params, index=cols),
         cov=pd.DataFrame(np.asarray(cov) * scale**2, index=cols, columns=cols),
         variances={name: v * scale**2 for name, v in variances.items()},
         converged=converged,
-        warnings=_messages(caught, converged),
+        warnings=notes,
     )
+
+
+def _no_group_variation(
+    frame: pd.DataFrame, exog: np.ndarray, endog: np.ndarray, random: Sequence[str]
+) -> bool:
+    """True when the OLS residuals have the same mean (0) in every level of every ``random``
+    column, up to rounding: the random intercepts' ML variances are then exactly 0."""
+    resid = endog - exog @ np.linalg.lstsq(exog, endog, rcond=None)[0]
+    tolerance = 1e-9 * max(float(np.std(resid)), 1e-300)
+    return all(
+        float(np.abs(pd.Series(resid).groupby(frame[r].to_numpy()).mean()).max()) <= tolerance
+        for r in random
+    )
+
+
+def _boundary_llf(
+    frame: pd.DataFrame,
+    terms: Terms,
+    random: Sequence[str],
+    slopes: tuple[str, str] | None,
+    variances: dict[str, float],
+) -> float:
+    """The log-likelihood of a fit whose zero variances made statsmodels' ``llf`` infinite
+    (``cov_re`` singular): at a variance of exactly 0 the model's likelihood is that of the model
+    without the component, so refit that one. ``variances`` are on the fit's internal scale."""
+    tiny = 1e-10 * variances["residual"]
+    if slopes is not None:
+        if all(v <= tiny for k, v in variances.items() if k != "residual"):
+            return fit(frame, terms, random=()).llf
+        raise RuntimeError("fitting the random slopes gave a non-finite log-likelihood")
+    kept = [r for r in random if variances[r] > tiny]
+    if len(kept) == len(random):
+        raise RuntimeError("fitting gave a non-finite log-likelihood with no variance at 0")
+    return fit(frame, terms, random=kept).llf
 
 
 def likelihood_ratio(
@@ -295,6 +360,8 @@ def likelihood_ratio(
     """
     from scipy.stats import chi2
 
+    if not (np.isfinite(larger.llf) and np.isfinite(smaller.llf)):
+        raise ValueError(f"{name}: a log-likelihood is not finite; the test has no result")
     statistic = float(max(0.0, 2.0 * (larger.llf - smaller.llf)))
     df = larger.n_params - smaller.n_params
     if boundary:
