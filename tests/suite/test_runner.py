@@ -92,6 +92,70 @@ def test_good_prior_beats_uniform_random_search_early_and_bad_prior_does_not(tmp
     assert early["bad", "RS+prior"] > early["bad", "random_search"]
 
 
+def test_oracle_and_observed_values_are_both_recorded(tmp_path) -> None:
+    from tunewise.benchmarks import get_benchmark
+
+    hb = parse_algorithm("HB=hyperband")
+    jobs = plan(algorithms=[hb, RS], benchmarks=["branin-low"], priors=["none"], seeds=1, budget=3)
+    table = run_suite(jobs, tmp_path)
+    assert (table["value_source"] == "oracle").all()
+    assert (table["value"] == table["oracle"]).all()
+    # Hyperband's first incumbents are low-fidelity trials: what it observed differs from the
+    # full-fidelity value, which the benchmark gives for the same configuration.
+    early = table[(table["algorithm"] == "HB") & (table["budget"] == 0.5)]
+    assert len(early) == 1 and early["observed"].iloc[0] != early["oracle"].iloc[0]
+    # random search evaluates at full fidelity only: both values agree
+    rs = table[table["algorithm"] == "random_search"]
+    assert (rs["observed"] == rs["oracle"]).all()
+    bench = get_benchmark("branin-low")
+    assert (table["oracle"] >= bench.optimum - 1e-9).all()
+
+    observed = run_suite(
+        plan(
+            algorithms=[hb, RS],
+            benchmarks=["branin-low"],
+            priors=["none"],
+            seeds=1,
+            budget=3,
+            value="observed",
+        ),
+        tmp_path / "observed",
+    )
+    assert (observed["value_source"] == "observed").all()
+    assert (observed["value"] == observed["observed"]).all()
+    pd.testing.assert_series_equal(observed["oracle"], table["oracle"])
+    with pytest.raises(ValueError, match="value must be one of"):
+        plan(
+            algorithms=[RS],
+            benchmarks=["branin-low"],
+            priors=["none"],
+            seeds=1,
+            budget=1,
+            value="best",
+        )
+
+
+def test_hyperband_with_the_prior_first_is_a_baseline(tmp_path) -> None:
+    from tunewise.benchmarks import get_benchmark
+
+    hb_prior = parse_algorithm("HB+prior=hyperband:prior_first=true")
+    assert hb_prior.optimizer == {"name": "hyperband", "prior_first": True}
+    jobs = plan(
+        algorithms=[hb_prior, parse_algorithm("HB=hyperband")],
+        benchmarks=["branin-high"],
+        priors=["good"],
+        seeds=1,
+        budget=2,
+        step=0.5,
+    )
+    table = run_suite(jobs, tmp_path).set_index(["algorithm", "budget"])
+    bench = get_benchmark("branin-high")
+    prior_value = bench.evaluate(bench.prior_config("good"), bench.fidelity.upper).objective
+    # the good prior configuration is its first trial and the best of the first rung at 0.5x
+    assert table.loc[("HB+prior", 0.5), "oracle"] == pytest.approx(prior_value)
+    assert table.loc[("HB", 0.5), "oracle"] != pytest.approx(prior_value)
+
+
 @pytest.mark.slow
 def test_parallel_processes_give_the_same_table(tmp_path) -> None:
     jobs = plan(

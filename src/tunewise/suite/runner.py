@@ -5,10 +5,19 @@ written to its own file under ``<out>/runs/`` as soon as it finishes, so an inte
 resumes where it stopped; the combined table is ``<out>/results.parquet`` (and ``.csv``).
 
 Table columns (the contract of :mod:`tunewise.analysis`): ``algorithm``, ``benchmark``, ``prior``,
-``seed``, ``budget`` (fidelity spent, in full-fidelity evaluations, as in the PriorBand paper),
-``value`` (the incumbent's objective at full fidelity on simulated benchmarks, else its observed
-objective), ``observed`` (the incumbent's observed objective), ``optimum`` (the benchmark's known or
-best known optimum), ``time`` (virtual seconds), ``trials`` (finished so far), ``workers``.
+``seed``, ``budget`` (fidelity spent, in full-fidelity evaluations, as in the PriorBand paper), at
+each budget for the run's incumbent (the best trial at the highest fidelity reached):
+
+- ``observed``: the objective the optimizer observed for it, at the fidelity it was evaluated;
+- ``oracle``: its full-fidelity value, the benchmark evaluated at full fidelity for the incumbent's
+  configuration (what the user would get); simulated benchmarks only, NaN for real training;
+- ``value``: the one analysed, ``oracle`` by default (:func:`plan`'s ``value``), ``observed``
+  where no oracle value exists; ``value_source`` says which, row by row;
+
+and ``optimum`` (the benchmark's known or best known optimum), ``time`` (virtual seconds),
+``trials`` (finished so far), ``workers``. The two values differ while the incumbent has been
+evaluated only at a lower (biased, noisy) fidelity; once it ran at full fidelity they agree (a
+benchmark's evaluation is deterministic given the run's seed).
 """
 
 from __future__ import annotations
@@ -17,11 +26,12 @@ import fnmatch
 import hashlib
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +40,9 @@ from tunewise.runtime.simulation import Event, simulate
 from tunewise.suite.baselines import make_algorithm
 from tunewise.suite.spec import AlgorithmSpec
 
+#: What ``value`` can be: the incumbent's full-fidelity value, or what the optimizer observed.
+VALUES = ("oracle", "observed")
+
 COLUMNS = [
     "algorithm",
     "benchmark",
@@ -37,7 +50,9 @@ COLUMNS = [
     "seed",
     "budget",
     "value",
+    "value_source",
     "observed",
+    "oracle",
     "optimum",
     "time",
     "trials",
@@ -56,6 +71,7 @@ class Job:
     budget: float
     workers: int = 1
     step: float = 0.5
+    value: str = "oracle"
 
     @property
     def key(self) -> str:
@@ -69,6 +85,7 @@ class Job:
                 repr(self.budget),
                 str(self.workers),
                 repr(self.step),
+                self.value,
             ]
         )
         digest = hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -99,10 +116,17 @@ def plan(
     budget: float,
     workers: int = 1,
     step: float = 0.5,
+    value: str = "oracle",
 ) -> list[Job]:
-    """All runs of the sweep; prior qualities a benchmark does not have are left out."""
+    """All runs of the sweep; prior qualities a benchmark does not have are left out.
+
+    ``value``: which incumbent value the table's ``value`` column holds, ``"oracle"`` (default;
+    full fidelity, where the benchmark is simulated) or ``"observed"``; both are recorded.
+    """
     from tunewise.benchmarks import get_benchmark
 
+    if value not in VALUES:
+        raise ValueError(f"value must be one of {list(VALUES)}, not {value!r}")
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, not {seeds}")
     labels = [a.label for a in algorithms]
@@ -116,7 +140,7 @@ def plan(
                 continue
             for algorithm in algorithms:
                 for seed in range(seeds):
-                    jobs.append(Job(algorithm, name, prior, seed, budget, workers, step))
+                    jobs.append(Job(algorithm, name, prior, seed, budget, workers, step, value))
     if not jobs:
         raise ValueError(f"no runs: none of the benchmarks has any of the priors {list(priors)}")
     return jobs
@@ -128,9 +152,9 @@ def run_job(job: Job) -> pd.DataFrame:
 
     benchmark = get_benchmark(job.benchmark)
     space = benchmark.space(job.prior)
-    full = space.fidelity.upper if space.fidelity is not None else None
+    full = benchmark.fidelity.upper
 
-    def full_fidelity_value(config) -> float:  # type: ignore[no-untyped-def]
+    def full_fidelity_value(config: Mapping[str, Any]) -> float:
         return benchmark.evaluate(config, full, seed=job.seed).objective
 
     events = simulate(
@@ -142,12 +166,15 @@ def run_job(job: Job) -> pd.DataFrame:
         workers=job.workers,
         incumbent_value=full_fidelity_value if benchmark.simulated else None,
     )
-    return trajectory(events, job=job, optimum=benchmark.optimum)
+    return trajectory(events, job=job, optimum=benchmark.optimum, oracle=benchmark.simulated)
 
 
-def trajectory(events: Sequence[Event], *, job: Job, optimum: float) -> pd.DataFrame:
+def trajectory(
+    events: Sequence[Event], *, job: Job, optimum: float, oracle: bool = True
+) -> pd.DataFrame:
     """The incumbent after all trials finished within each budget step (rows before any result
-    are left out)."""
+    are left out). ``oracle``: whether the events' ``incumbent_value`` is the full-fidelity value
+    (else it repeats the observed objective and the ``oracle`` column is NaN)."""
     grid = np.arange(1, math.floor(job.budget / job.step + 1e-9) + 1) * job.step
     spent = np.array([e.budget for e in events])
     rows = []
@@ -156,6 +183,8 @@ def trajectory(events: Sequence[Event], *, job: Job, optimum: float) -> pd.DataF
         if index < 0 or events[index].incumbent_value is None:
             continue
         event = events[index]
+        oracle_value = event.incumbent_value if oracle else math.nan
+        use_oracle = job.value == "oracle" and oracle
         rows.append(
             {
                 "algorithm": job.algorithm.label,
@@ -163,8 +192,10 @@ def trajectory(events: Sequence[Event], *, job: Job, optimum: float) -> pd.DataF
                 "prior": job.prior,
                 "seed": job.seed,
                 "budget": float(b),
-                "value": event.incumbent_value,
+                "value": oracle_value if use_oracle else event.incumbent_objective,
+                "value_source": "oracle" if use_oracle else "observed",
                 "observed": event.incumbent_objective,
+                "oracle": oracle_value,
                 "optimum": optimum,
                 "time": event.time,
                 "trials": index + 1,
