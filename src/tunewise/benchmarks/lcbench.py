@@ -165,7 +165,8 @@ def _predict(data_dir: Path, task_id: str, rows: np.ndarray) -> np.ndarray:
     """Surrogate outputs for ``rows`` of shape (n, 8) (epoch first) -> float32 (n, 6)."""
     code = np.full((len(rows), 1), _task_code(data_dir, task_id), dtype=np.int32)
     x = np.ascontiguousarray(rows, dtype=np.float32)
-    return _session(data_dir).run(None, {"x_cat": code, "x_cont": x})[0]
+    out = _session(data_dir).run(None, {"x_cat": code, "x_cont": x})[0]
+    return np.asarray(out, dtype=np.float32)
 
 
 def _matrix(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:

@@ -113,7 +113,8 @@ _H6_P = 1e-4 * np.array(
 
 def _hartmann(x: Array, a: Array, p: Array) -> Array:
     """``-sum_i alpha_i exp(-sum_j A_ij (x_j - P_ij)^2)``; ``x`` (n, d), ``a``/``p`` (4, d)."""
-    return -(_H_ALPHA * np.exp(-((x[:, None, :] - p) ** 2 * a).sum(axis=-1))).sum(axis=-1)
+    terms = _H_ALPHA * np.exp(-((x[:, None, :] - p) ** 2 * a).sum(axis=-1))
+    return np.asarray(-terms.sum(axis=-1), dtype=np.float64)
 
 
 def hartmann3(x: Array) -> Array:

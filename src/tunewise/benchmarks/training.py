@@ -37,7 +37,7 @@ from torch import nn
 from tunewise.benchmarks.base import Benchmark, Evaluation, check_seed
 from tunewise.demo import mlp as demo
 from tunewise.demo.checkpoints import load_checkpoint, save_checkpoint
-from tunewise.runtime.context import TrialContext
+from tunewise.runtime.context import TrialContext, searched_config
 from tunewise.space import Categorical, Fidelity, Float, Integer, Space
 
 __all__ = ["BEST_KNOWN", "CNNDigitsBenchmark", "MLPDigitsBenchmark", "cnn_space", "train_cnn"]
@@ -113,7 +113,7 @@ class _TrainingBenchmark(Benchmark):
         """
         epochs = int(self._check_fidelity(fidelity))
         check_seed(seed)
-        config = {k: v for k, v in config.items() if k != self.fidelity_name}
+        config = searched_config(config, self.fidelity_name)
         demo.load_digits_split()  # once per process, not charged to the trial
         with tempfile.TemporaryDirectory(prefix="tunewise-bench-") as folder:
             trial = TrialContext(number=0, config=config, fidelity=epochs, directory=Path(folder))
@@ -123,7 +123,9 @@ class _TrainingBenchmark(Benchmark):
         curve = tuple((float(s), float(v)) for s, v in result["learning_curve"])
         return Evaluation(float(result["objective"]), seconds, curve)
 
-    def objective(self, *, seed: int = 0) -> Callable[[dict[str, Any], TrialContext], dict]:
+    def objective(
+        self, *, seed: int = 0
+    ) -> Callable[[dict[str, Any], TrialContext], dict[str, Any]]:
         """A picklable evaluate function that trains for real (see :class:`TrainingObjective`)."""
         return TrainingObjective(self, seed=check_seed(seed))
 
@@ -145,7 +147,7 @@ class TrainingObjective:
         bench = self.benchmark
         if trial.fidelity is not None:  # None: the full 27 epochs
             bench._check_fidelity(trial.fidelity)
-        config = {k: v for k, v in config.items() if k != bench.fidelity_name}
+        config = searched_config(config, bench.fidelity_name)
         demo.load_digits_split()  # once per process, not charged to the trial
         start = time.perf_counter()
         result = bench._train(config, trial, self.seed)
@@ -268,6 +270,7 @@ def _build_cnn(config: Mapping[str, Any], generator: torch.Generator) -> nn.Sequ
         if isinstance(layer, nn.Conv2d | nn.Linear):
             nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
             bound = 1.0 / math.sqrt(layer.weight[0].numel())
+            assert layer.bias is not None  # both layer kinds are built with a bias
             nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
     return model
 
@@ -313,7 +316,7 @@ def train_cnn(config: Mapping[str, Any], trial: TrialContext, *, seed: int = 0) 
     new_points: list[list[float]] = []
     model.train()
     for epoch in range(done + 1, epochs + 1):
-        for batch in torch.randperm(len(x_tr), generator=generator).split(batch_size):
+        for batch in torch.split(torch.randperm(len(x_tr), generator=generator), batch_size):
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x_tr[batch]), y_tr[batch]).backward()
             optimizer.step()

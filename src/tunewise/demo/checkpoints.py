@@ -28,7 +28,7 @@ def load_checkpoint(
         return None
     path = Path(directory) / CHECKPOINT
     try:
-        state = torch.load(path, weights_only=True)
+        state: dict[str, Any] = torch.load(path, weights_only=True)
         done = int(state["epochs_done"])
         if state.get("version") != VERSION or int(state["seed"]) != seed:
             raise ValueError("checkpoint belongs to another config, seed or version")

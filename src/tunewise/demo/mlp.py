@@ -147,7 +147,7 @@ def _config_seed(config: Mapping[str, Any]) -> int:
 @torch.no_grad()
 def _val_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
-    accuracy = (model(x).argmax(dim=1) == y).double().mean().item()
+    accuracy = float((model(x).argmax(dim=1) == y).double().mean().item())
     model.train()
     return 1.0 - accuracy
 
@@ -192,7 +192,7 @@ def evaluate(config: Mapping[str, Any], trial: TrialContext) -> dict[str, Any]:
     new_points: list[list[float]] = []
     for epoch in range(done + 1, epochs + 1):
         order = torch.randperm(len(x_tr), generator=generator)
-        for batch in order.split(_BATCH_SIZE):
+        for batch in torch.split(order, _BATCH_SIZE):
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x_tr[batch]), y_tr[batch]).backward()
             optimizer.step()

@@ -13,7 +13,7 @@ a validated parameter.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, MISSING, dataclass, fields, is_dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -143,7 +143,7 @@ class Parameter:
     ``Fidelity``); concrete ones are frozen dataclasses."""
 
     type_name: ClassVar[str]
-    when: Condition | None = None
+    when: Condition | Mapping[str, Any] | None = None  # a Mapping becomes a Condition
 
     def _check(self) -> None:
         """Raise :class:`SpaceError` (without the name, the Space adds it) when invalid."""
@@ -231,7 +231,7 @@ class _Numeric(Parameter):
 
     def from_unit(self, u: float) -> Any:
         """Inverse of :meth:`to_unit`; ``u`` is clipped to [0, 1], integers are rounded."""
-        return self._python(self._from_unit_array(u))
+        return self._python(float(self._from_unit_array(u)))
 
     @property
     def default(self) -> Any:
@@ -251,7 +251,7 @@ class _Numeric(Parameter):
         elif not self._integer:
             x = self._from_unit_array(rng.uniform(0.0, 1.0, size))
         elif not self.log:
-            x = rng.integers(self.lower, self.upper, size, endpoint=True)
+            x = rng.integers(self.lower, self.upper, size, endpoint=True).astype(np.float64)
         else:
             x = np.exp(rng.uniform(math.log(self.lower - 0.5), math.log(self.upper + 0.5), size))
             x = _round_clip(x, self.lower, self.upper)
@@ -289,7 +289,7 @@ class Float(_Numeric):
     log: bool = False
     prior: float | None = None
     confidence: str = "medium"
-    when: Condition | None = None
+    when: Condition | Mapping[str, Any] | None = None  # a Mapping becomes a Condition
     type_name: ClassVar[str] = "float"
 
     def __post_init__(self) -> None:
@@ -312,7 +312,7 @@ class Integer(_Numeric):
     log: bool = False
     prior: int | None = None
     confidence: str = "medium"
-    when: Condition | None = None
+    when: Condition | Mapping[str, Any] | None = None  # a Mapping becomes a Condition
     type_name: ClassVar[str] = "integer"
     _integer: ClassVar[bool] = True
 
@@ -330,11 +330,11 @@ class Categorical(Parameter):
     ``min(floor(u * k), k - 1)``.
     """
 
-    choices: tuple[Scalar, ...]
+    choices: Sequence[Scalar]  # stored as a tuple
     _: KW_ONLY
     prior: Scalar | None = None
     confidence: str = "medium"
-    when: Condition | None = None
+    when: Condition | Mapping[str, Any] | None = None  # a Mapping becomes a Condition
     type_name: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
@@ -394,7 +394,7 @@ class Categorical(Parameter):
 
     def _indices(self, u: Any) -> NDArray[np.int64]:
         k = len(self.choices)
-        return np.minimum(np.floor(np.clip(u, 0.0, 1.0) * k), k - 1).astype(np.int64)
+        return np.asarray(np.minimum(np.floor(np.clip(u, 0.0, 1.0) * k), k - 1), dtype=np.int64)
 
     def from_unit(self, u: float) -> Scalar:
         """The choice whose bin contains ``u`` (clipped to [0, 1])."""

@@ -48,12 +48,14 @@ def truncnorm_sample(
     shape = mean_arr.shape if size is None else (size,)
     a, b = _bounds(mean_arr, sd)
     q = rng.uniform(ndtr(a), ndtr(b), size=shape)
-    return np.clip(mean_arr + sd * ndtri(q), 0.0, 1.0)
+    return np.asarray(np.clip(mean_arr + sd * ndtri(q), 0.0, 1.0), dtype=np.float64)
 
 
-def categorical_probabilities(k: int, prior_index: int | None, confidence: str) -> NDArray:
+def categorical_probabilities(
+    k: int, prior_index: int | None, confidence: str
+) -> NDArray[np.float64]:
     """Probabilities of ``k`` choices, shape (k,): uniform without a prior, else weighted."""
     weights = np.ones(k, dtype=np.float64)
     if prior_index is not None:
         weights[prior_index] = CATEGORICAL_WEIGHT[confidence]
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum(), dtype=np.float64)

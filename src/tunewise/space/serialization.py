@@ -21,6 +21,7 @@ import yaml
 from tunewise.space.errors import SpaceError
 from tunewise.space.parameters import (
     Categorical,
+    Condition,
     Constant,
     Fidelity,
     Float,
@@ -78,7 +79,7 @@ def parameter_to_dict(param: Parameter) -> dict[str, Any]:
         if param.prior is not None or param.confidence != "medium":
             out["confidence"] = param.confidence
         if param.when is not None:
-            out["when"] = param.when.to_dict()
+            out["when"] = Condition(param.when).to_dict()
     return out
 
 

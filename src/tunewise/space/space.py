@@ -392,6 +392,8 @@ class Space:
             for parent, allowed in self._conditions[name]:
                 p = columns[parent]
                 parent_param = searchable[parent]
+                # validated at construction: a condition's parent is categorical
+                assert isinstance(parent_param, Categorical)
                 indices = parent_param._indices(np.nan_to_num(rows[:, p]))
                 ok = np.array([scalar_key(c) in allowed for c in parent_param.choices])
                 mask[:, j] &= mask[:, p] & ok[indices]
@@ -439,9 +441,11 @@ class Space:
 
     def to_json(self) -> str:
         """Stable JSON text (same space -> same string), in parameter order."""
-        if self._json is None:
-            object.__setattr__(self, "_json", json.dumps(self.to_dict(), allow_nan=False))
-        return self._json
+        text = self._json
+        if text is None:
+            text = json.dumps(self.to_dict(), allow_nan=False)
+            object.__setattr__(self, "_json", text)
+        return text
 
     @classmethod
     def from_json(cls, text: str) -> Space:
