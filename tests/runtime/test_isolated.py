@@ -53,7 +53,7 @@ def test_timeouts_crashes_and_memory_overruns_fail_their_trial_not_the_worker(tm
         pid = int((result.directory(trial.number) / "pid").read_text())
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    settings = result._study.record.settings  # stored, so attached workers obey them too
+    settings = result.record.settings  # stored, so attached workers obey them too
     assert settings["trial_timeout"] == 2 and settings["trial_memory_limit"] == 300_000_000
 
 

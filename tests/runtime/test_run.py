@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+import sqlalchemy
 
 import tunewise as tw
 from tests.runtime import objectives
-from tunewise.storage import SchemaVersionError, StudyMismatchError, schema
+from tunewise.storage import SchemaVersionError, Store, StudyMismatchError, schema
 from tunewise.trial import TrialStatus
 
 SPACE = tw.Space(x=tw.Float(-5.0, 5.0))
@@ -189,7 +190,9 @@ def test_store_from_another_schema_version_is_refused_by_run(tmp_path) -> None:
     result = tw.run(
         objectives.quadratic, SPACE, root=root, budget=3, progress=False, optimizer="random_search"
     )
-    with result._study.store.engine.begin() as conn:
+    result.close()
+    engine = sqlalchemy.create_engine(f"sqlite:///{root / 'tunewise.db'}")
+    with engine.begin() as conn:
         conn.execute(schema.meta.update().values(value="0"))
     with pytest.raises(SchemaVersionError, match="schema version 0"):
         tw.run(
@@ -200,8 +203,9 @@ def test_store_from_another_schema_version_is_refused_by_run(tmp_path) -> None:
             progress=False,
             optimizer="random_search",
         )
-    with result._study.store.engine.begin() as conn:
+    with engine.begin() as conn:
         assert len(conn.execute(schema.trials.select()).all()) == 3
+    engine.dispose()
 
 
 def test_same_seed_same_trials(tmp_path) -> None:
@@ -293,7 +297,8 @@ def test_fidelity_units_budget_counts_continuations_by_the_fidelity_they_add(tmp
     last = trials[-1]
     added = (last.fidelity - (fidelity[last.previous_trial] if last.previous_trial else 0)) / 27
     assert spent - added < 6  # no trial started after the budget was allocated
-    assert result._study.totals().fidelity_spent == pytest.approx(spent)
+    with Store.at(root=tmp_path / "units") as store:  # the store's own counter agrees
+        assert store.study(result.study).totals().fidelity_spent == pytest.approx(spent)
 
 
 def test_auto_picks_from_the_space() -> None:

@@ -93,3 +93,16 @@ def test_incumbent_value_reports_the_value_of_the_incumbent_config() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="fidelity_units"):
         simulate(cost_by_epochs, SPACE, optimizer=make("random_search"), seed=0, fidelity_units=0)
+
+
+def test_the_objective_sees_its_fidelity_in_config_as_real_workers_give_it() -> None:
+    seen = []
+
+    def evaluate(config, trial):
+        seen.append((config["epochs"], trial.fidelity, set(config)))
+        return {"objective": config["x"] ** 2, "cost": 1.0}
+
+    simulate(evaluate, SPACE, optimizer=make("hyperband"), seed=0, fidelity_units=3)
+    assert seen and all(epochs == fidelity for epochs, fidelity, _ in seen)
+    assert {fidelity for _, fidelity, _ in seen} == {1, 3, 9}  # hyperband's rungs, eta 3
+    assert all(keys == {"x", "epochs"} for *_, keys in seen)

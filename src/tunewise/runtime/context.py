@@ -1,4 +1,5 @@
-"""What ``evaluate(config, trial)`` receives: the trial's identity, fidelity and directories."""
+"""What ``evaluate(config, trial)`` receives: the configuration, and the trial's identity,
+fidelity and directories."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from tunewise.trial import Trial
 
 
 class TrialContext:
@@ -89,3 +92,28 @@ class TrialContext:
 
 Evaluate = Callable[[dict[str, Any], TrialContext], Any]
 """An objective: ``evaluate(config, trial)`` returns a float or a dict (see ``tw.run``)."""
+
+
+def objective_config(trial: Trial, fidelity_name: str | None) -> dict[str, Any]:
+    """The ``config`` an objective is called with: the trial's configuration, plus its fidelity
+    under the fidelity parameter's name (``config["epochs"] = trial.fidelity``).
+
+    This is the one convention of tunewise for where an objective finds its fidelity: both as
+    ``trial.fidelity`` and in ``config`` like any other hyperparameter, so that a user's
+    ``evaluate`` reads ``config["epochs"]``. The store keeps the fidelity apart from the
+    configuration (``Trial.fidelity``); every runner (workers, evaluation children, the
+    simulated runtime) builds the objective's ``config`` here. ``fidelity_name`` is the space's
+    (None without a fidelity, or a trial without one: the configuration alone).
+    :func:`searched_config` undoes it.
+    """
+    config = dict(trial.config)
+    if fidelity_name is not None and trial.fidelity is not None:
+        config[fidelity_name] = trial.fidelity
+    return config
+
+
+def searched_config(config: Mapping[str, Any], fidelity_name: str | None) -> dict[str, Any]:
+    """The searched values of an objective's ``config``: without the fidelity that
+    :func:`objective_config` put under ``fidelity_name`` (for objectives that take the fidelity
+    from ``trial.fidelity`` and the configuration alone, such as the benchmarks')."""
+    return {k: v for k, v in config.items() if k != fidelity_name}

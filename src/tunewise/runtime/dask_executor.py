@@ -16,6 +16,9 @@ killed and re-queued, and the trial of an evaluation running in a Dask worker's 
 cannot be interrupted, is re-queued by the client (the task drops its result when it ends).
 """
 
+# distributed ships type hints (py.typed) but leaves LocalCluster, Client, Event and Future's
+# methods unannotated; calling them is this module's job.
+# mypy: disallow-untyped-calls=False
 from __future__ import annotations
 
 import contextlib
@@ -33,9 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from tunewise.optimizers import make as make_optimizer
+from tunewise.runtime.attach import attached
 from tunewise.runtime.devices import check_devices, device_environment
-from tunewise.runtime.loading import load_callable
 from tunewise.runtime.local import WorkerDiedError, WorkerJob, first_failure
 from tunewise.runtime.progress import Reporter
 from tunewise.runtime.signals import (
@@ -44,8 +46,8 @@ from tunewise.runtime.signals import (
     signals_deferred,
     stop_signals_raise,
 )
-from tunewise.runtime.worker import Settings, TrialFailed, Worker
-from tunewise.storage import Store, StudyStore
+from tunewise.runtime.worker import Settings, TrialFailed
+from tunewise.storage import StudyHandle
 from tunewise.trial import TrialStatus
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ def run_dask(
     *,
     workers: int,
     job: WorkerJob,
-    study: StudyStore,
+    study: StudyHandle,
     reporter: Reporter,
     settings: Settings,
     devices: list[str] | None = None,
@@ -134,7 +136,7 @@ class _Supervisor:
         *,
         client: Client,
         job: WorkerJob,
-        study: StudyStore,
+        study: StudyHandle,
         settings: Settings,
         devices: list[str] | None,
     ) -> None:
@@ -148,7 +150,7 @@ class _Supervisor:
         self.run_id = uuid.uuid4().hex[:8]
         self.stop_name = f"tunewise-stop-{self.run_id}"
         self.stop_event = Event(self.stop_name, client=client)
-        self.tasks: dict[Future, _Task] = {}
+        self.tasks: dict[Future[Any], _Task] = {}
         self.all_bases: list[str] = []
         self._submitted = 0
 
@@ -278,24 +280,17 @@ def dask_worker_task(job: WorkerJob, stop_event: str) -> int:
     event = Event(stop_event, client=get_client())  # bound here: the watcher is no task thread
     threading.Thread(target=_watch, args=(event, stop), daemon=True).start()
     try:
-        with Store(job.url, retry_open=True) as store:  # the client opened it already
-            study = store.study(job.study)
-            settings = Settings.from_stored(study.record.settings)
-            _recover_predecessors(study, job.name, name, settings)
-            evaluate = job.evaluate
-            if isinstance(evaluate, str) and not (settings.isolated or child_env):
-                evaluate = load_callable(evaluate)  # else each evaluation's child loads it
-            worker = Worker(
-                study=study,
-                evaluate=evaluate,
-                optimizer=make_optimizer(study.record.optimizer),
-                settings=settings,
-                root=job.root,
-                name=name,
-                device=job.device,
-                stop=stop,
-                child_env=child_env,
-            )
+        with attached(
+            job.url,
+            job.study,
+            root=job.root,
+            evaluate=job.evaluate,  # a path stays one when each evaluation's child loads it
+            name=name,
+            device=job.device,
+            stop=stop,
+            child_env=child_env,
+        ) as worker:
+            _recover_predecessors(worker.study, job.name, name, worker.settings)
             try:
                 return worker.run()
             except Interrupted:  # asked to stop; the trial was re-queued
@@ -322,7 +317,7 @@ def _watch(event: Any, stop: threading.Event, patience: int = 20) -> None:
     stop.set()
 
 
-def _recover_predecessors(study: StudyStore, base: str, name: str, settings: Settings) -> None:
+def _recover_predecessors(study: StudyHandle, base: str, name: str, settings: Settings) -> None:
     """Dask runs a task again only after its worker died: crash that run's trial now."""
     study.refresh()
     dead = {

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from tunewise.runtime.staleness import SilenceWatch
-from tunewise.storage import StudyStore
+from tunewise.storage import StudyHandle
 
 logger = logging.getLogger("tunewise")
 
@@ -29,7 +29,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        study: StudyStore,
+        study: StudyHandle,
         *,
         worker: str,
         interval: float,

@@ -229,8 +229,10 @@ def _preparation() -> dict[str, Any]:
     main_name = getattr(getattr(main, "__spec__", None), "name", None)
     if main_name is not None:
         data["init_main_from_name"] = main_name
-    elif getattr(main, "__file__", None):
-        data["init_main_from_path"] = os.path.abspath(main.__file__)  # type: ignore[union-attr]
+    else:
+        main_file = getattr(main, "__file__", None)
+        if main_file:
+            data["init_main_from_path"] = os.path.abspath(main_file)
     return data
 
 

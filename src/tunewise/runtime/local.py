@@ -19,9 +19,9 @@ import traceback
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 
-from tunewise.optimizers import make as make_optimizer
+from tunewise.runtime.attach import attached
+from tunewise.runtime.context import Evaluate
 from tunewise.runtime.devices import child_environment, device_environment
-from tunewise.runtime.loading import load_callable
 from tunewise.runtime.progress import Reporter
 from tunewise.runtime.signals import (
     Interrupted,
@@ -29,8 +29,8 @@ from tunewise.runtime.signals import (
     signals_deferred,
     stop_signals_raise,
 )
-from tunewise.runtime.worker import Evaluate, Settings, TrialFailed, Worker
-from tunewise.storage import Store, StudyStore
+from tunewise.runtime.worker import Settings, TrialFailed
+from tunewise.storage import StudyHandle
 from tunewise.trial import TrialStatus
 
 logger = logging.getLogger("tunewise")
@@ -62,24 +62,18 @@ def supervised_worker_name(slot: int) -> str:
 
 def worker_process(job: WorkerJob) -> None:
     """Entry point of a worker process."""
-    evaluate = load_callable(job.evaluate) if isinstance(job.evaluate, str) else job.evaluate
     code = 0
     with stop_signals_raise():
         try:
-            # The run opened this store already, so a fault now is transient (a server restart).
-            with Store(job.url, retry_open=True) as store:
-                study = store.study(job.study)
-                settings = Settings.from_stored(study.record.settings)
-                optimizer = make_optimizer(study.record.optimizer)
-                Worker(
-                    study=study,
-                    evaluate=evaluate,
-                    optimizer=optimizer,
-                    settings=settings,
-                    root=job.root,
-                    name=job.name or None,
-                    device=job.device,
-                ).run()
+            with attached(
+                job.url,
+                job.study,
+                root=job.root,
+                evaluate=job.evaluate,
+                name=job.name or None,
+                device=job.device,
+            ) as worker:
+                worker.run()
         except (KeyboardInterrupt, Interrupted):
             code = EXIT_INTERRUPTED
         except TrialFailed:
@@ -98,7 +92,7 @@ def run_processes(
     *,
     workers: int,
     job: WorkerJob,
-    study: StudyStore,
+    study: StudyHandle,
     reporter: Reporter,
     settings: Settings,
     devices: list[str] | None = None,
@@ -181,7 +175,7 @@ def _death(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _recover(study: StudyStore, name: str, code: int | None, settings: Settings) -> None:
+def _recover(study: StudyHandle, name: str, code: int | None, settings: Settings) -> None:
     """Mark the trial a dead worker was running crashed now, and queue its retry."""
     how = _death(code)
     reason = f"worker process died ({how})" if how.startswith("SIG") else f"worker {how}"
@@ -191,7 +185,7 @@ def _recover(study: StudyStore, name: str, code: int | None, settings: Settings)
         logger.warning("could not recover the trial of dead worker %s: %s", name, exc)
 
 
-def first_failure(study: StudyStore) -> TrialFailed:
+def first_failure(study: StudyHandle) -> TrialFailed:
     """The lowest-numbered failed trial, as the error ``on_error="raise"`` raises."""
     study.refresh()
     failed = [t for t in study.trials() if t.status is TrialStatus.FAILED]

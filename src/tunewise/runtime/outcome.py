@@ -101,9 +101,10 @@ def _info(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidResult(f"info must be a dict, not {type(value).__name__}")
     try:
-        return json.loads(json.dumps(dict(value), default=_to_plain))
+        plain: dict[str, Any] = json.loads(json.dumps(dict(value), default=_to_plain))
     except (TypeError, ValueError) as exc:
         raise InvalidResult(f"info must be JSON-serializable: {exc}") from None
+    return plain
 
 
 def _to_plain(value: Any) -> Any:

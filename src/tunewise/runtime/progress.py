@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from tunewise.trial import Trial, TrialStatus, incumbent
 
@@ -74,7 +81,7 @@ class RichReporter(Reporter):
         self._min_interval = min_interval
         self._last = 0.0
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, total: int | None) -> None:
         self._progress = Progress(
@@ -91,7 +98,11 @@ class RichReporter(Reporter):
 
     def update(self, trials: Callable[[], list[Trial]], *, force: bool = False) -> None:
         now = time.monotonic()
-        if self._progress is None or (not force and now - self._last < self._min_interval):
+        if (
+            self._progress is None
+            or self._task is None
+            or (not force and now - self._last < self._min_interval)
+        ):
             return
         self._last = now
         snap = Snapshot.of(trials())

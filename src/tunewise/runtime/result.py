@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunewise.runtime.paths import default_study_name, trial_directory
+from tunewise.runtime.paths import trial_directory
+from tunewise.runtime.stores import open_study
 from tunewise.space import Space
-from tunewise.storage import Store, StudyStore
+from tunewise.storage import StudyHandle, StudyRecord
 from tunewise.trial import Trial, TrialStatus, incumbent
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ class Result:
     far (low-fidelity objectives are not comparable with full ones).
     """
 
-    def __init__(self, study: StudyStore, root: str | os.PathLike[str] | None) -> None:
+    def __init__(self, study: StudyHandle, root: str | os.PathLike[str] | None) -> None:
         self._study = study
         self.root = Path(root).expanduser().resolve() if root is not None else None
         study.refresh()
@@ -34,6 +35,16 @@ class Result:
     @property
     def space(self) -> Space:
         return self._study.space
+
+    @property
+    def record(self) -> StudyRecord:
+        """The study as stored: its space, optimizer specification, seed and worker settings."""
+        return self._study.record
+
+    def budget(self) -> dict[str, Any]:
+        """The study's budget as stored now: ``evaluations``, ``cost``, ``seconds``,
+        ``fidelity_units`` (None where unlimited) and the wall-clock ``deadline``."""
+        return self._study.budget()
 
     def refresh(self) -> Result:
         self._study.refresh()
@@ -130,17 +141,4 @@ def load(
     storage: str | None = None,
 ) -> Result:
     """Open a study's results: ``load("runs/mlp")`` or ``load(storage=URL, study=NAME)``."""
-    store = Store.at(root=root, storage=storage)
-    if study is None:
-        if root is not None and default_study_name(root) in store.study_names():
-            study = default_study_name(root)
-        else:
-            names = store.study_names()
-            if len(names) != 1:
-                store.close()
-                raise ValueError(
-                    f"the store holds {len(names)} studies ({', '.join(names) or 'none'}); "
-                    "name one with study="
-                )
-            study = names[0]
-    return Result(store.study(study), root)
+    return Result(open_study(root=root, storage=storage, study=study), root)

@@ -13,6 +13,7 @@ from tunewise.optimizers import Optimizer
 from tunewise.optimizers import make as make_optimizer
 from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
+from tunewise.runtime.context import Evaluate
 from tunewise.runtime.devices import check_device_ids, check_devices
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
 from tunewise.runtime.loading import check_picklable, import_path, script_path
@@ -21,9 +22,10 @@ from tunewise.runtime.paths import default_study_name
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.result import Result
 from tunewise.runtime.signals import stop_signals_raise
-from tunewise.runtime.worker import Evaluate, Settings, Worker
+from tunewise.runtime.stores import open_store
+from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
-from tunewise.storage import Store, StudyMismatchError
+from tunewise.storage import StudyMismatchError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -125,7 +127,7 @@ def run(
     root_path.mkdir(parents=True, exist_ok=True)
     name = study or default_study_name(root_path)
 
-    store = Store.at(root=root_path, storage=storage)
+    store = open_store(root=root_path, storage=storage)
     try:
         record = store.create_or_open_study(
             name,

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunewise.optimizers import Optimizer
+from tunewise.runtime.context import Evaluate
 from tunewise.runtime.outcome import Outcome
-from tunewise.runtime.worker import Evaluate, Settings, Worker
+from tunewise.runtime.stores import open_store
+from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
-from tunewise.storage import Limits, Store
+from tunewise.storage import Limits
 from tunewise.trial import Trial, TrialStatus
+from tunewise.trial import fidelity_units as units_added  # here `fidelity_units` is the budget
 
 
 @dataclass(frozen=True)
@@ -39,17 +42,6 @@ class Event:
     incumbent: int | None  # the best trial so far (at the highest fidelity reached)
     incumbent_objective: float | None  # its observed objective
     incumbent_value: float | None  # its value as given by ``incumbent_value`` (else observed)
-
-
-def fidelity_increment(space: Space, trial: Trial, previous: Trial | None) -> float:
-    """The fidelity a trial adds, in full-fidelity units (a continuation adds only the difference).
-
-    Without a fidelity in the space every evaluation counts as one full evaluation.
-    """
-    if space.fidelity is None or trial.fidelity is None:
-        return 1.0
-    start = previous.fidelity if previous is not None and previous.fidelity is not None else 0.0
-    return max(float(trial.fidelity) - float(start), 0.0) / float(space.fidelity.upper)
 
 
 def simulate(
@@ -76,7 +68,10 @@ def simulate(
     optimizer.check_space(space)
     settings = Settings(heartbeat_interval=3600.0, stale_after=86400.0)
     limits = Limits(max_trials=max_trials)
-    with tempfile.TemporaryDirectory(prefix="tunewise-sim-") as root, Store("sqlite://") as store:
+    with (
+        tempfile.TemporaryDirectory(prefix="tunewise-sim-") as root,
+        open_store(storage="sqlite://") as store,
+    ):
         store.create_or_open_study(
             "simulation",
             space=space,
@@ -112,10 +107,7 @@ def simulate(
                     break
                 free.pop()
                 outcome = worker.execute(trial)
-                previous = (
-                    study.trial(trial.previous_trial) if trial.previous_trial is not None else None
-                )
-                increment = fidelity_increment(space, trial, previous)
+                increment = units_added(space, trial.fidelity, worker.previous_fidelity(trial))
                 allocated += increment
                 cost = outcome.cost if outcome.cost is not None else 0.0
                 heapq.heappush(
@@ -161,7 +153,7 @@ class _Incumbent:
         ):
             key = -math.inf if trial.fidelity is None else float(trial.fidelity)
             current = self._best.get(key)
-            if current is None or trial.objective < current.objective:
+            if current is None or current.objective is None or trial.objective < current.objective:
                 self._best[key] = trial
         return self._best[max(self._best)] if self._best else None
 

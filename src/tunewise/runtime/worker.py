@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,17 +17,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-
 from tunewise.optimizers import Optimizer
 from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.budget import StoredBudget
-from tunewise.runtime.context import Evaluate, TrialContext
+from tunewise.runtime.context import Evaluate, TrialContext, objective_config
 from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.isolated import Isolation, IsolationError, evaluate_isolated
+from tunewise.runtime.loading import load_callable
 from tunewise.runtime.paths import trial_directory
 from tunewise.runtime.signals import Interrupted, raise_if_stop_requested, signals_deferred
-from tunewise.storage import ClaimOutcome, Limits, StudyStore, worker_name
+from tunewise.storage import ClaimOutcome, Limits, StudyHandle, worker_name
 from tunewise.trial import Trial, TrialStatus
 
 logger = logging.getLogger("tunewise")
@@ -118,24 +118,25 @@ class Worker:
     loop end between trials and re-queue a trial whose evaluation runs in a child process.
     ``child_env`` runs every evaluation in a child process with these environment variables
     (``CUDA_VISIBLE_DEVICES`` for a GPU worker that cannot set it for its own process).
+    ``evaluate`` may be the objective's path (``module:function``, ``script.py:function``):
+    evaluations in child processes load it there, others load it here once.
     """
 
     def __init__(
         self,
         *,
-        study: StudyStore,
-        evaluate: Evaluate,
+        study: StudyHandle,
+        evaluate: Evaluate | str,
         optimizer: Optimizer,
         settings: Settings,
-        root: str | Path,
+        root: str | os.PathLike[str],
         name: str | None = None,
         device: str | None = None,
         stop: threading.Event | None = None,
         child_env: Mapping[str, str] | None = None,
-        on_finished: Callable[[Trial, StudyStore], None] | None = None,
+        on_finished: Callable[[Trial, StudyHandle], None] | None = None,
     ) -> None:
         self.study = study
-        self.evaluate = evaluate
         self.optimizer = optimizer
         self.settings = settings
         self.root = Path(root)
@@ -151,6 +152,11 @@ class Worker:
             )
             if settings.isolated or child_env
             else None
+        )
+        self.evaluate: Evaluate | str = (
+            load_callable(evaluate)
+            if isinstance(evaluate, str) and self.isolation is None
+            else evaluate
         )
         self.evaluated = 0
         self._fidelity_name = study.space.fidelity_name
@@ -249,7 +255,7 @@ class Worker:
                 claim = self.study.claim(
                     suggestions, worker=self.name, limits=limits, device=self.device
                 )
-            if claim.outcome is ClaimOutcome.CLAIMED:
+            if claim.outcome is ClaimOutcome.CLAIMED and claim.trial is not None:
                 return self._checked(claim.trial)
             if claim.outcome is ClaimOutcome.BUDGET:
                 return None
@@ -310,9 +316,7 @@ class Worker:
             if trial.previous_trial is not None
             else None
         )
-        config = dict(trial.config)
-        if self._fidelity_name is not None and trial.fidelity is not None:
-            config[self._fidelity_name] = trial.fidelity
+        config = objective_config(trial, self._fidelity_name)
         arguments: dict[str, Any] = {
             "number": trial.number,
             "config": config,
@@ -320,7 +324,7 @@ class Worker:
             "directory": directory,
             "previous_directory": previous,
             "previous_trial": trial.previous_trial,
-            "previous_fidelity": self._fidelity_of(trial.previous_trial),
+            "previous_fidelity": self.previous_fidelity(trial),
             "study": self.study.name,
             "worker": self.name,
             "device": self.device,
@@ -341,10 +345,12 @@ class Worker:
             except (IsolationError, TypeError):
                 self._release(trial, "its evaluation process could not start")
                 raise
+        evaluate = self.evaluate
+        assert not isinstance(evaluate, str)  # loaded in __init__ when evaluations run here
         context = TrialContext(**arguments, on_report=on_report)
         started = time.perf_counter()
         try:
-            value = self.evaluate(config, context)
+            value = evaluate(config, context)
         except (KeyboardInterrupt, Interrupted) as stop:
             self._release(trial, _interrupted_by(stop))
             raise
@@ -372,34 +378,27 @@ class Worker:
                 raise TrialFailed(trial.number, recorded.error or "")
         return recorded
 
-    def _fidelity_of(self, number: int | None) -> float | int | None:
-        if number is None:
+    def previous_fidelity(self, trial: Trial) -> float | int | None:
+        """The fidelity of the trial ``trial`` continues, if any (its ``previous_trial``)."""
+        if trial.previous_trial is None:
             return None
-        previous = self.study.trial(number)
+        previous = self.study.trial(trial.previous_trial)
         return previous.fidelity if previous is not None else None
 
     def _record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
-        delay = 0.1
-        for attempt in range(6):
-            try:
-                with signals_deferred():  # a result is never lost to a Ctrl-C mid-write
-                    return self.study.finish(
-                        trial.number,
-                        worker=self.name,
-                        status=result.status,
-                        objective=result.objective,
-                        cost=result.cost,
-                        learning_curve=result.learning_curve,
-                        info=result.info,
-                        error=result.error,
-                    )
-            except OperationalError as exc:
-                if attempt == 5:
-                    raise
-                logger.warning("recording trial %d failed (%s); retrying", trial.number, exc)
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        # The store rides through transient faults and recognises its own earlier commit, so a
+        # finish is recorded exactly once without a retry loop here.
+        with signals_deferred():  # a result is never lost to a Ctrl-C mid-write
+            return self.study.finish(
+                trial.number,
+                worker=self.name,
+                status=result.status,
+                objective=result.objective,
+                cost=result.cost,
+                learning_curve=result.learning_curve,
+                info=result.info,
+                error=result.error,
+            )
 
 
 def _interrupted_by(stop: BaseException) -> str:

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
 
 from rich.console import Console
 from rich.table import Table
 
+from tunewise.cli.common import Commands, add_location, open_result
+from tunewise.runtime.result import Result
 from tunewise.trial import TrialStatus
 
 
-def print_status(result: Any, *, failures: int = 10, console: Console | None = None) -> None:
+def add_status_parser(commands: Commands) -> None:
+    status = commands.add_parser("status", help="counts, best trial and failures of a study")
+    add_location(status)
+    status.add_argument("--failures", type=int, default=10, help="failures to list (default 10)")
+    status.set_defaults(handler=status_command)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    with open_result(args.location, args.study) as result:
+        print_status(result, failures=args.failures)
+    return 0
+
+
+def print_status(result: Result, *, failures: int = 10, console: Console | None = None) -> None:
+    """Print ``result``'s trial counts and budget, its best trial and its first ``failures``."""
     console = console or Console()
     trials = result.trial_list
     counts = result.counts()
-    budget = result._study.budget()
+    budget = result.budget()
 
     overview = Table(title=f"study {result.study!r}", show_header=True)
     for status in TrialStatus:
