@@ -6,7 +6,7 @@ and compares clocks of different machines. So an observer judges what it saw its
 observer's continuous watching. When the observer itself stopped watching for a while (an outage
 it retried through, a stalled process), it cannot tell silence from its own absence, so every
 clock starts again. The store then crashes a silent trial only if its heartbeat still holds the
-value seen (:meth:`~tunewise.storage.StudyStore.recover_silent`), so a beat that lands in between
+value seen (:meth:`~tunewise.storage.StudyHandle.recover_silent`), so a beat that lands in between
 saves it.
 """
 
