@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
+import numpy as np
+
 if TYPE_CHECKING:
     from tunewise.space import Space
 
@@ -246,6 +248,21 @@ def incumbent(trials: Iterable[Trial]) -> Trial | None:
 
 def trials_by_number(trials: Sequence[Trial]) -> dict[int, Trial]:
     return {t.number: t for t in trials}
+
+
+def rng_for(seed: int, *keys: int) -> np.random.Generator:
+    """The generator for one decision, derived from the study seed and the decision's keys.
+
+    Deriving instead of carrying an RNG makes a seeded study reproducible with one worker and
+    keeps workers that ask concurrently from drawing the same numbers for different slots. Used by
+    optimizers (one generator per suggestion) and by models (seeded subsets and fits) alike.
+    """
+    return np.random.default_rng([int(seed), *(int(k) for k in keys)])
+
+
+def max_fidelity(space: Space) -> float | int | None:
+    """The fidelity a full evaluation runs at (None for a space without fidelity)."""
+    return space.fidelity.upper if space.fidelity is not None else None
 
 
 def fidelity_units(

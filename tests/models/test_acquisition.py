@@ -40,9 +40,7 @@ def test_optimize_returns_a_valid_point_of_the_mixed_space() -> None:
     rng = np.random.default_rng(0)
     u = SPACE.encode_many(SPACE.sample_many(rng, 10))
     y = rng.normal(size=10)
-    model, tx, ty = gp.fitted_model(
-        gp.Observations(enc.to_model(u), y, np.arange(10), 10), enc, seed=0
-    )
+    model, tx, ty = gp.fitted_model(enc.to_model(u), y, enc, seed=0)
     acq = acquisition.acquisition_function(
         "log_ei", model, torch.tensor(tx), -float(ty.min()), None, seed=0
     )

@@ -148,6 +148,7 @@ def test_initial_design_starts_at_the_prior_only_when_asked() -> None:
 
 def test_failed_trials_are_modelled_as_the_worst_value() -> None:
     from tunewise.models import gp
+    from tunewise.optimizers.observations import observations
 
     space = tw.Space(x=tw.Float(0.0, 1.0), e=tw.Fidelity(1, 9))
     trials = [
@@ -157,9 +158,10 @@ def test_failed_trials_are_modelled_as_the_worst_value() -> None:
         Trial(3, {"x": 0.4}, TrialStatus.SUCCEEDED, fidelity=3, objective=-9.0),  # low fidelity
         Trial(4, {"x": 0.5}, TrialStatus.RUNNING, fidelity=9),
     ]
-    obs = gp.observations(History(space=space, seed=0, trials=tuple(trials)), gp.Encoding.of(space))
+    history = History(space=space, seed=0, trials=tuple(trials))
+    obs = observations(history).at_fidelity(9)  # what BO fits on: the maximum fidelity
     assert obs.numbers.tolist() == [0, 1, 2]
-    assert obs.y.tolist() == [1.0, 5.0, 5.0]
+    assert gp.impute_failures(obs.y).tolist() == [1.0, 5.0, 5.0]
 
 
 @pytest.mark.parametrize(

@@ -108,26 +108,26 @@ def test_import_tunewise_does_not_import_torch() -> None:
 
 
 def test_pending_trials_steer_the_model_away(trials) -> None:
-    """A running trial at the model's favourite point makes it pick another region."""
+    """A pending point at the model's favourite candidate makes it pick another region."""
     import numpy as np
 
-    from tunewise.models import multi_fidelity
-    from tunewise.trial import Trial, TrialStatus
+    from tunewise.models import gp, multi_fidelity
+    from tunewise.optimizers.observations import observations
 
-    history = History(space=SPACE, seed=3, trials=tuple(trials))
+    obs = observations(History(space=SPACE, seed=3, trials=tuple(trials))).succeeded()
+    encoding = gp.Encoding.of(SPACE)
     candidates = SPACE.sample_many(np.random.default_rng(0), 400)
-    first, info = multi_fidelity.two_stage_pick(history, candidates, target_fidelity=3, seed=3)
+    u = SPACE.encode_many(candidates)
+    data = (encoding, obs.u, obs.fidelity, obs.y, u)
+    first, info = multi_fidelity.two_stage_pick(*data, target_fidelity=3, seed=3, keys=obs.numbers)
     assert info["pending_points"] == 0 and info["fit_seconds"] >= 0
-    favourite = candidates[first]
-    running = Trial(
-        number=history.next_number,
-        config=favourite,
-        status=TrialStatus.RUNNING,
-        fidelity=3,
-        slot="elsewhere",
+    second, info = multi_fidelity.two_stage_pick(
+        *data,
+        target_fidelity=3,
+        seed=3,
+        keys=obs.numbers,
+        pending_u=u[[first]],
+        pending_fidelity=np.array([3.0]),
     )
-    busy = History(space=SPACE, seed=3, trials=(*trials, running))
-    second, info = multi_fidelity.two_stage_pick(busy, candidates, target_fidelity=3, seed=3)
     assert info["pending_points"] == 1
-    u = SPACE.encode_many([favourite, candidates[second]])
-    assert np.abs(u[0] - u[1]).max() > 0.05
+    assert np.abs(u[first] - u[second]).max() > 0.05

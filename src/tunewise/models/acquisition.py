@@ -28,19 +28,18 @@ import warnings
 import gpytorch
 import numpy as np
 import torch
-from botorch.acquisition import (
-    AcquisitionFunction,
-    LogExpectedImprovement,
-    PriorGuidedAcquisitionFunction,
-    qLogNoisyExpectedImprovement,
-)
+from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import LogExpectedImprovement
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.prior_guided import PriorGuidedAcquisitionFunction
 from botorch.models.model import Model
-from botorch.optim import optimize_acqf, optimize_acqf_mixed_alternating
-from botorch.sampling import SobolQMCNormalSampler
+from botorch.optim.optimize import optimize_acqf
+from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
 from tunewise.models.gp import DTYPE, Encoding
-from tunewise.space.parameters import Categorical
+from tunewise.space.parameters import Categorical, Float, Integer
 
 ACQUISITIONS = ("log_ei", "qlog_nei")
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -65,13 +64,14 @@ class LogPrior(torch.nn.Module):
         self.numeric: list[tuple[int, float, float, float]] = []  # (column, mean, sd, log mass)
         self.categorical: list[tuple[int, Tensor]] = []  # (column, log(k p) per choice)
         for j, param in enumerate(encoding.space.searchable.values()):
+            assert isinstance(param, Float | Integer | Categorical)  # the searchable kinds
             if param.prior is None:
                 continue
             if isinstance(param, Categorical):
                 logs = np.log(len(param.choices) * param.probabilities)
                 self.categorical.append((j, torch.tensor(logs, dtype=DTYPE)))
             else:
-                mean, sd = param.to_unit(param.prior), param.sd  # type: ignore[attr-defined]
+                mean, sd = param.to_unit(param.prior), param.sd
                 mass = _phi((1 - mean) / sd) - _phi(-mean / sd)
                 self.numeric.append((j, mean, sd, math.log(mass)))
 

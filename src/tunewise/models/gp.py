@@ -1,4 +1,9 @@
-"""A Gaussian-process surrogate over a History, built on BoTorch/GPyTorch.
+"""A Gaussian-process surrogate on arrays of observations, built on BoTorch/GPyTorch.
+
+The model knows nothing of trials: it takes training inputs ``x`` (n, d) and objectives ``y``
+(n,), as BoTorch's ``SingleTaskGP(train_X, train_Y)`` does; the optimizer reads its History into
+arrays (:func:`tunewise.optimizers.observations.observations`) and maps unit-cube configs to model
+coordinates with :meth:`Encoding.to_model`.
 
 Inputs live in *model coordinates*, shape (n, d) over :attr:`Space.dimension_names`: a number
 (float or integer, log or not) keeps its unit-cube value in [0, 1]; a categorical becomes its
@@ -14,17 +19,17 @@ are inputs already, and the constant makes two configs that differ only in an in
 identical to the model.
 
 Outputs: the objective is minimized, the model sees ``-objective`` (BoTorch maximizes),
-standardized (BoTorch's default ``Standardize``). A failed trial is imputed with the worst
-succeeded value, so the model learns to avoid regions that fail (as SMAC does), instead of
-forgetting them. Only trials at the maximum fidelity are used (BO evaluates there).
+standardized (BoTorch's default ``Standardize``). A failed evaluation (NaN) is imputed with the
+worst succeeded value (:func:`impute_failures`), so the model learns to avoid regions that fail (as
+SMAC does), instead of forgetting them.
 
 Fitting cost stays bounded: at most ``max_points`` training points (beyond that the best half
 plus a seeded random sample of the rest), and hyperparameters are warm-started. To keep the
 contract that a cache changes nothing but speed, the warm start does not come from "whatever the
 last fit was": it comes from an *anchor* fit, a full fit from BoTorch's default initialization on
-the first ``2**floor(log2 n)`` observations (by trial number), refined by a few L-BFGS iterations on
-all ``n``. Anchors are a pure function of the History, so a cold worker computes the same anchor
-(slowly, once) that a warm one keeps in :class:`FitCache`.
+the first ``2**floor(log2 n)`` observations (by ``keys``, the trial numbers), refined by a few
+L-BFGS iterations on all ``n``. Anchors are a pure function of the observations, so a cold worker
+computes the same anchor (slowly, once) that a warm one keeps in :class:`FitCache`.
 """
 
 from __future__ import annotations
@@ -42,16 +47,16 @@ import gpytorch
 import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
-from botorch.models import MixedSingleTaskGP, SingleTaskGP
+from botorch.models.gp_regression import SingleTaskGP
+from botorch.models.gp_regression_mixed import MixedSingleTaskGP
 from botorch.models.transforms.input import InputTransform
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from numpy.typing import NDArray
 from torch import Tensor
 
-from tunewise.optimizers.base import max_fidelity, rng_for
 from tunewise.space import Space
-from tunewise.space.parameters import Categorical
-from tunewise.trial import History, TrialStatus
+from tunewise.space.parameters import Categorical, Float, Integer
+from tunewise.trial import rng_for
 
 DTYPE = torch.float64
 #: L-BFGS iterations of a full (anchor) fit; converging to scipy's tolerance took 300-600
@@ -103,10 +108,11 @@ class Encoding:
                 cat_dims[j] = len(param.choices)
                 impute[j] = param.index(param.default)
                 continue
-            impute[j] = param.to_unit(param.default)  # type: ignore[attr-defined]
-            lower, upper = param.lower, param.upper  # type: ignore[attr-defined]
+            assert isinstance(param, Float | Integer)  # searchable: numbers and categoricals
+            impute[j] = param.to_unit(param.default)
+            lower, upper = param.lower, param.upper
             if isinstance(lower, int) and upper - lower < MAX_ENUMERATED_INTEGERS:
-                values = [param.to_unit(v) for v in range(lower, upper + 1)]  # type: ignore[attr-defined]
+                values = [param.to_unit(v) for v in range(lower, int(upper) + 1)]
                 values[0], values[-1] = 0.0, 1.0
                 int_dims[j] = values
         return cls(space=space, cat_dims=cat_dims, int_dims=int_dims, impute=impute)
@@ -155,6 +161,8 @@ class ImputeInactive(InputTransform, torch.nn.Module):
     gradient of the acquisition with respect to an inactive dimension is zero.
     """
 
+    impute: Tensor  # a buffer, registered in __init__
+
     def __init__(self, encoding: Encoding) -> None:
         super().__init__()
         self.encoding = encoding
@@ -169,62 +177,34 @@ class ImputeInactive(InputTransform, torch.nn.Module):
         return torch.where(mask.to(X.device), X, self.impute.to(X))
 
 
-@dataclass(frozen=True)
-class Observations:
-    """Training data from a History: ``x`` (n, d) model coordinates, ``y`` (n,) objectives
-    (minimized; failed trials imputed), ``numbers`` (n,) trial numbers, ascending."""
+def impute_failures(y: Array) -> Array:
+    """Objectives ``y`` (n,) with each NaN (a failed evaluation) set to the worst finite value.
 
-    x: Array
-    y: Array
-    numbers: NDArray[np.int64]
-    n_succeeded: int
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def head(self, n: int) -> Observations:
-        """The first ``n`` observations by trial number."""
-        return Observations(self.x[:n], self.y[:n], self.numbers[:n], self.n_succeeded)
-
-
-def observations(history: History, encoding: Encoding) -> Observations:
-    """Finished trials at the maximum fidelity as training data (failed ones = worst value)."""
-    top = max_fidelity(history.space)
-    rows, ys, numbers = [], [], []
-    for trial in history.finished:
-        if top is not None and trial.fidelity != top:
-            continue
-        ok = (
-            trial.status is TrialStatus.SUCCEEDED
-            and trial.objective is not None
-            and math.isfinite(trial.objective)
-        )
-        rows.append(history.space.encode(dict(trial.config)))
-        ys.append(float(trial.objective) if ok else math.nan)  # type: ignore[arg-type]
-        numbers.append(trial.number)
-    y = np.asarray(ys, dtype=np.float64)
-    succeeded = int(np.isfinite(y).sum())
-    if succeeded:
-        y = np.where(np.isfinite(y), y, np.nanmax(y))
-    x = encoding.to_model(np.asarray(rows)) if rows else np.empty((0, encoding.dim))
-    order = np.argsort(numbers, kind="stable")
-    return Observations(x[order], y[order], np.asarray(numbers, dtype=np.int64)[order], succeeded)
-
-
-def training_subset(obs: Observations, max_points: int, seed: int) -> NDArray[np.int64]:
-    """Indices (ascending) of at most ``max_points`` observations: all, or the best half plus a
-    uniform sample of the rest.
-
-    The sample keeps the trials with the lowest random priority, a fixed number per (seed, trial
-    number): one more observation changes the subset by a point or two, so the warm-started fit
-    stays close to converged.
+    Non-finite values count as failed; with no finite value at all, ``y`` is returned as NaN.
     """
-    n = len(obs)
+    y = np.where(np.isfinite(y), y, math.nan)
+    if np.isfinite(y).any():
+        y = np.where(np.isfinite(y), y, np.nanmax(y))
+    return y
+
+
+def training_subset(
+    y: Array, keys: NDArray[np.int64], max_points: int, seed: int
+) -> NDArray[np.int64]:
+    """Indices (ascending) of at most ``max_points`` of the observations ``y`` (n,): all, or the
+    best half plus a uniform sample of the rest.
+
+    The sample keeps the rows with the lowest random priority, a fixed number per (seed, key) where
+    ``keys`` (n,) are distinct non-negative integers naming the rows (trial numbers): one more
+    observation changes the subset by a point or two, so the warm-started fit stays close to
+    converged.
+    """
+    n = len(y)
     if n <= max_points:
         return np.arange(n)
-    order = np.argsort(obs.y, kind="stable")
+    order = np.argsort(y, kind="stable")
     best, others = order[: max_points // 2], order[max_points // 2 :]
-    priority = rng_for(seed, 0xB0).random(int(obs.numbers.max()) + 1)[obs.numbers[others]]
+    priority = rng_for(seed, 0xB0).random(int(keys.max()) + 1)[keys[others]]
     rest = others[np.argsort(priority, kind="stable")[: max_points - len(best)]]
     return np.sort(np.concatenate([best, rest]))
 
@@ -303,43 +283,50 @@ def _digest(encoding: Encoding, x: Array, y: Array) -> str:
 
 
 def fitted_model(
-    obs: Observations,
+    x: Array,
+    y: Array,
     encoding: Encoding,
     *,
+    keys: NDArray[np.int64] | None = None,
     seed: int,
     max_points: int = 300,
     warm_iterations: int = 20,
     cache: FitCache | None = None,
     build: Callable[[Array, Array, Encoding], SingleTaskGP] | None = None,
 ) -> tuple[SingleTaskGP, Array, Array]:
-    """The GP for ``obs`` (see the module docstring for the anchor warm start).
+    """The GP on inputs ``x`` (n, d) in model coordinates and finite objectives ``y`` (n,).
 
-    Returns the fitted model and its training data ``x`` (m, d), ``y`` (m,), ``m <= max_points``.
-    ``build`` makes the unfitted model (default :func:`build_model`; multi-fidelity models pass
-    :func:`build_model_with_fidelity`).
+    ``keys`` (n,): distinct non-negative integers naming the rows, the trial numbers (default
+    ``0..n-1``); the anchor is the first ``2**floor(log2 n)`` rows by key (see the module
+    docstring for the warm start). Returns the fitted model and its training data ``x`` (m, d),
+    ``y`` (m,), ``m <= max_points``, ordered by key. ``build`` makes the unfitted model (default
+    :func:`build_model`; multi-fidelity models pass :func:`build_model_with_fidelity`).
     """
     make = build_model if build is None else build
-    n = len(obs)
+    n = len(y)
+    keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    x, y, keys = x[order], y[order], keys[order]
     anchor_n = 1 << (n.bit_length() - 1)  # largest power of two <= n
-    anchor = obs.head(anchor_n)
-    a_idx = training_subset(anchor, max_points, seed)
-    key = _digest(encoding, anchor.x[a_idx], anchor.y[a_idx])
-    start = cache.get(key) if cache is not None else None
+    a_x, a_y = x[:anchor_n], y[:anchor_n]
+    a_idx = training_subset(a_y, keys[:anchor_n], max_points, seed)
+    digest = _digest(encoding, a_x[a_idx], a_y[a_idx])
+    start = cache.get(digest) if cache is not None else None
     if start is None:
-        model = make(anchor.x[a_idx], anchor.y[a_idx], encoding)
+        model = make(a_x[a_idx], a_y[a_idx], encoding)
         fit(model, seed=int(rng_for(seed, anchor_n, 0xF17).integers(2**31)))
         start = hyperparameters(model)
         if cache is not None:
-            cache.put(key, start)
+            cache.put(digest, start)
         if anchor_n == n:
-            return model, anchor.x[a_idx], anchor.y[a_idx]
-    idx = training_subset(obs, max_points, seed)
-    model = make(obs.x[idx], obs.y[idx], encoding)
+            return model, a_x[a_idx], a_y[a_idx]
+    idx = training_subset(y, keys, max_points, seed)
+    model = make(x[idx], y[idx], encoding)
     load_hyperparameters(model, start)
     if anchor_n != n:
         fit(model, seed=int(rng_for(seed, n, 0xF17).integers(2**31)), maxiter=warm_iterations)
     model.eval()
-    return model, obs.x[idx], obs.y[idx]
+    return model, x[idx], y[idx]
 
 
 # -- multi-fidelity: the fidelity as one more input column ---------------------------------------
@@ -355,25 +342,13 @@ def fidelity_unit(space: Space, fidelity: float) -> float:
     return float(np.clip(math.log(float(fidelity) / lower) / math.log(upper / lower), 0.0, 1.0))
 
 
-def multi_fidelity_observations(history: History, encoding: Encoding) -> Observations:
-    """Succeeded trials at *every* fidelity as training data: ``x`` is (n, d + 1), model
-    coordinates plus :func:`fidelity_unit` as the last column. Failed trials are left out."""
-    space = history.space
-    rows, fids, ys, numbers = [], [], [], []
-    for trial in history.succeeded:
-        if trial.fidelity is None or trial.objective is None or not math.isfinite(trial.objective):
-            continue
-        rows.append(space.encode(dict(trial.config)))
-        fids.append(fidelity_unit(space, trial.fidelity))
-        ys.append(float(trial.objective))
-        numbers.append(trial.number)
-    if rows:
-        x = np.column_stack([encoding.to_model(np.asarray(rows)), np.asarray(fids)])
-    else:
-        x = np.empty((0, encoding.dim + 1))
-    y = np.asarray(ys, dtype=np.float64)
-    order = np.argsort(numbers, kind="stable")
-    return Observations(x[order], y[order], np.asarray(numbers, dtype=np.int64)[order], len(ys))
+def with_fidelity(encoding: Encoding, u: Array, fidelity: Array) -> Array:
+    """Unit vectors ``u`` (n, d) and fidelity values (n,) -> model rows (n, d + 1): model
+    coordinates plus :func:`fidelity_unit` as the last column (the multi-fidelity GP's input)."""
+    if len(u) == 0:
+        return np.empty((0, encoding.dim + 1))
+    z = [fidelity_unit(encoding.space, float(f)) for f in fidelity]
+    return np.column_stack([encoding.to_model(u), np.asarray(z, dtype=np.float64)])
 
 
 def build_model_with_fidelity(x: Array, y: Array, encoding: Encoding) -> SingleTaskGP:

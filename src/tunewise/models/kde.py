@@ -59,8 +59,7 @@ def normal_reference_bandwidth(
     values = np.array(x, dtype=np.float64, copy=True)
     for j in np.flatnonzero(choices):
         values[:, j] = _codes(values[:, j], int(choices[j]))
-    bw = 1.06 * values.std(axis=0) * n ** (-1.0 / (4 + d))
-    bw = np.maximum(bw, min_bandwidth)
+    bw: Array = np.maximum(1.06 * values.std(axis=0) * n ** (-1.0 / (4 + d)), min_bandwidth)
     categorical = choices > 0
     upper = (choices[categorical] - 1) / choices[categorical]
     bw[categorical] = np.minimum(bw[categorical], np.maximum(upper, min_bandwidth))
@@ -102,7 +101,8 @@ class KDE:
             else:
                 z = (x[:, j, None] - self.data[None, :, j]) / h
                 total += -0.5 * z * z - math.log(h * math.sqrt(2 * math.pi))
-        return logsumexp(total, axis=1) - math.log(n)
+        log_density: Array = logsumexp(total, axis=1) - math.log(n)
+        return log_density
 
     def pdf(self, x: Array) -> Array:
         """Density at ``x``: shape (m, d) -> (m,)."""
@@ -191,4 +191,5 @@ class GoodBadKDE:
         scores = self.score(candidates)
         if not np.isfinite(scores).any():
             return None
-        return candidates[int(np.nanargmin(np.where(np.isfinite(scores), scores, np.nan)))]
+        best: Array = candidates[int(np.nanargmin(np.where(np.isfinite(scores), scores, np.nan)))]
+        return best

@@ -4,7 +4,7 @@ The four plain bracket optimizers (successive halving, Hyperband, ASHA, asynchro
 declarations without logic of their own and share one file, :mod:`tunewise.optimizers.hyperband`.
 """
 
-from tunewise.optimizers.base import Capabilities, Optimizer, rng_for
+from tunewise.optimizers.base import Capabilities, Optimizer
 from tunewise.optimizers.bayesian_optimization import BayesianOptimization
 from tunewise.optimizers.bohb import BOHB
 from tunewise.optimizers.grid_search import GridSearch
@@ -13,6 +13,7 @@ from tunewise.optimizers.pibo import PiBO
 from tunewise.optimizers.priorband import PriorBand
 from tunewise.optimizers.random_search import RandomSearch
 from tunewise.optimizers.registry import get, make, names, register
+from tunewise.trial import rng_for
 
 __all__ = [
     "ASHA",

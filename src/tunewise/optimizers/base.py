@@ -13,10 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
 from tunewise.space import Space
-from tunewise.trial import History, Suggestion
+from tunewise.trial import History, Suggestion, max_fidelity, rng_for
+
+__all__ = [
+    "Capabilities",
+    "Optimizer",
+    "check_n",
+    "max_fidelity",  # defined in tunewise.trial, shared with models; re-exported for optimizers
+    "rng_for",
+    "slots_with_prefix",
+]
 
 
 @dataclass(frozen=True)
@@ -74,20 +81,6 @@ class Optimizer(abc.ABC):
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(map(repr, self.get_params().items())))))
-
-
-def rng_for(seed: int, *keys: int) -> np.random.Generator:
-    """The generator for one decision, derived from the study seed and the decision's keys.
-
-    Deriving instead of carrying an RNG makes a seeded study reproducible with one worker and
-    keeps workers that ask concurrently from drawing the same numbers for different slots.
-    """
-    return np.random.default_rng([int(seed), *(int(k) for k in keys)])
-
-
-def max_fidelity(space: Space) -> float | int | None:
-    """The fidelity a full evaluation runs at (None for a space without fidelity)."""
-    return space.fidelity.upper if space.fidelity is not None else None
 
 
 def check_n(n: int) -> None:

@@ -7,10 +7,11 @@ Decisions per suggestion ``k`` (slot ``"bo:k"``, ``k = history.next_number + i``
    False): a space's priors change none of its suggestions. With ``prior_first=True`` (piBO's
    default) the prior configuration comes first when the space has priors and nobody evaluates
    it yet.
-2. Then the model (:mod:`tunewise.models.gp`): fit on finished trials at the maximum fidelity,
-   maximize log-EI (Ament et al. 2023) over the space (:mod:`tunewise.models.acquisition`), with
-   other workers' pending trials and the batch's earlier picks as a constant liar (``"log_ei"``) or
-   as ``X_pending`` of qLogNEI (``"qlog_nei"``).
+2. Then the model (:mod:`tunewise.models.gp`): fit on finished trials at the maximum fidelity
+   (read by :func:`tunewise.optimizers.observations.observations`; failed ones as the worst
+   value), maximize log-EI (Ament et al. 2023) over the space
+   (:mod:`tunewise.models.acquisition`), with other workers' pending trials and the batch's
+   earlier picks as a constant liar (``"log_ei"``) or as ``X_pending`` of qLogNEI (``"qlog_nei"``).
 
 torch/BoTorch are imported inside :meth:`ask` only. The fit cache on the instance changes nothing
 but speed (anchored warm starts, see :mod:`tunewise.models.gp`). Each suggestion's ``info`` says
@@ -24,10 +25,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tunewise.optimizers.base import Capabilities, Optimizer, check_n, max_fidelity, rng_for
+from tunewise.optimizers.base import Capabilities, Optimizer, check_n
+from tunewise.optimizers.observations import observations
 from tunewise.optimizers.registry import register
 from tunewise.space import Space
-from tunewise.trial import History, Suggestion
+from tunewise.trial import History, Suggestion, max_fidelity, rng_for
 
 _ACQUISITIONS = ("log_ei", "qlog_nei")
 
@@ -148,10 +150,12 @@ class BayesianOptimization(Optimizer):
         if self._cache is None:
             self._cache = gp.FitCache()
         start = time.perf_counter()
-        obs = gp.observations(history, encoding)
+        obs = observations(history).at_fidelity(max_fidelity(space))  # failed ones included
         model, train_x, train_y = gp.fitted_model(
-            obs,
+            encoding.to_model(obs.u),
+            gp.impute_failures(obs.y),
             encoding,
+            keys=obs.numbers,
             seed=history.seed,
             max_points=self.max_points,
             warm_iterations=self.warm_iterations,
@@ -159,9 +163,8 @@ class BayesianOptimization(Optimizer):
         )
         fit_seconds = time.perf_counter() - start
         pending = [torch.empty((0, encoding.dim), dtype=gp.DTYPE)]
-        if history.pending:
-            pending_u = space.encode_many([dict(t.config) for t in history.pending])
-            pending.append(torch.tensor(encoding.to_model(pending_u), dtype=gp.DTYPE))
+        if len(obs.pending_u):
+            pending.append(torch.tensor(encoding.to_model(obs.pending_u), dtype=gp.DTYPE))
         prior, exponent = self._prior(encoding, len(obs))
         tx = torch.tensor(train_x, dtype=gp.DTYPE)
         best_f, lie = -float(np.min(train_y)), -float(np.max(train_y))

@@ -26,9 +26,10 @@ from numpy.typing import NDArray
 from tunewise.models.kde import GoodBadKDE
 from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
+from tunewise.optimizers.observations import observations as read_observations
 from tunewise.optimizers.registry import register
 from tunewise.space import Categorical, Space
-from tunewise.trial import History, TrialStatus
+from tunewise.trial import History
 
 
 def choices_of(space: Space) -> NDArray[np.int64]:
@@ -46,19 +47,14 @@ def observations(
 
     Every finished trial at a rung fidelity counts, whichever optimizer suggested it.
     """
-    rows: dict[int, list[tuple[Any, float]]] = {}
-    for trial in history.finished:
-        rung = rungs.rung_of(trial.fidelity)
-        if rung is None:
-            continue
-        ok = trial.status is TrialStatus.SUCCEEDED and trial.objective is not None
-        loss = float(trial.objective) if ok else math.inf  # type: ignore[arg-type]
-        rows.setdefault(rung, []).append((trial.config, loss if not math.isnan(loss) else math.inf))
-    space = history.space
-    return {
-        rung: (space.encode_many([c for c, _ in pairs]), np.array([y for _, y in pairs]))
-        for rung, pairs in rows.items()
-    }
+    obs = read_observations(history)
+    rung_of = [rungs.rung_of(f) if math.isfinite(f) else None for f in obs.fidelity.tolist()]
+    loss = np.where(np.isnan(obs.y), math.inf, obs.y)
+    out = {}
+    for rung in dict.fromkeys(r for r in rung_of if r is not None):
+        rows = np.array([r == rung for r in rung_of])
+        out[rung] = (obs.u[rows], loss[rows])
+    return out
 
 
 def _number(value: Any) -> bool:

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tunewise.optimizers import schedules
-from tunewise.optimizers.base import Capabilities, Optimizer, check_n, rng_for
+from tunewise.optimizers.base import Capabilities, Optimizer, check_n
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.schedules import Schedule
 from tunewise.space import Space
-from tunewise.trial import History, Suggestion, Trial, TrialStatus
+from tunewise.trial import History, Suggestion, Trial, TrialStatus, rng_for
 
 
 class BracketOptimizer(Optimizer):

@@ -11,10 +11,10 @@ import itertools
 import json
 from typing import Any
 
-from tunewise.optimizers.base import Capabilities, Optimizer, check_n, max_fidelity
+from tunewise.optimizers.base import Capabilities, Optimizer, check_n
 from tunewise.optimizers.registry import register
-from tunewise.space import Space
-from tunewise.trial import History, Suggestion
+from tunewise.space import Categorical, Float, Integer, Space
+from tunewise.trial import History, Suggestion, max_fidelity
 
 MAX_GRID_POINTS = 1_000_000
 
@@ -55,8 +55,13 @@ class GridSearch(Optimizer):
 
 
 def _build_grid(space: Space, points: int) -> list[dict[str, Any]]:
-    names = list(space.searchable)
-    values = [space.searchable[name].grid(points) for name in names]
+    searchable = space.searchable
+    names = list(searchable)
+    values = []
+    for name in names:
+        param = searchable[name]
+        assert isinstance(param, Float | Integer | Categorical)  # the searchable kinds
+        values.append(param.grid(points))
     size = 1
     for v in values:
         size *= len(v)

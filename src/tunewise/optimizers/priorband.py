@@ -30,6 +30,7 @@ import numpy as np
 from tunewise.optimizers.base import Capabilities
 from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
+from tunewise.optimizers.observations import observations
 from tunewise.optimizers.priorband_policy import SOURCES, PriorBandPolicy, fidelity_spent
 from tunewise.optimizers.registry import register
 from tunewise.optimizers.schedules import BASES
@@ -152,12 +153,21 @@ class PriorBand(BracketOptimizer):
 
         if self._cache is None:
             self._cache = gp.FitCache()
+        obs = observations(history).succeeded()
+        obs = obs.where(np.isfinite(obs.fidelity))
+        pending = np.isfinite(obs.pending_fidelity)
         with gp.one_thread():
             picked = multi_fidelity.two_stage_pick(
-                history,
-                configs,
+                gp.Encoding.of(history.space),
+                obs.u,
+                obs.fidelity,
+                obs.y,
+                history.space.encode_many(configs),
                 target_fidelity=rungs.fidelities[rung],
                 seed=history.seed,
+                keys=obs.numbers,
+                pending_u=obs.pending_u[pending],
+                pending_fidelity=obs.pending_fidelity[pending],
                 cache=self._cache,
             )
         if picked is None:

@@ -5,9 +5,9 @@ The prior-only variant is the baseline PriorBand is compared against (Mallik et 
 
 from __future__ import annotations
 
-from tunewise.optimizers.base import Capabilities, Optimizer, check_n, max_fidelity, rng_for
+from tunewise.optimizers.base import Capabilities, Optimizer, check_n
 from tunewise.optimizers.registry import register
-from tunewise.trial import History, Suggestion
+from tunewise.trial import History, Suggestion, max_fidelity, rng_for
 
 
 @register
