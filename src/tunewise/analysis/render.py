@@ -349,7 +349,7 @@ def _lmem_sections(r: Report, doc: _Doc) -> None:
                 else ""
             )
         )
-        doc.table(r.seed_slopes.variances.to_frame(), index=True)
+        doc.table(r.seed_slopes.variances.rename_axis("algorithm").to_frame(), index=True)
     if r.seed is not None:
         doc.p(
             f"**Seed intercept (tunewise's additional check).** `{r.seed.larger}` against "
