@@ -83,7 +83,19 @@ NOT_DB = {"scoped_session", "get_heartbeat_interval", "check_trial_is_updatable"
 # -- the objectives and the space (top level, so worker processes can import them) ----------------
 
 
+OBJECTIVE_MS_ENV = "TUNEWISE_LOAD_OBJECTIVE_MS"
+"""How long each objective call sleeps, in ms (``--objective-ms``; passed to every process that
+runs objectives through the environment, since they are started by forkservers)."""
+
+
+def objective_seconds() -> float:
+    return float(os.environ.get(OBJECTIVE_MS_ENV) or 0.0) / 1e3
+
+
 def tunewise_objective(config: dict[str, Any], trial: Any) -> float:
+    seconds = objective_seconds()
+    if seconds:
+        time.sleep(seconds)
     return 0.0
 
 
@@ -92,6 +104,9 @@ def optuna_objective(trial: Any) -> float:
     trial.suggest_float("x", 1e-5, 1e-1, log=True)
     trial.suggest_int("width", 16, 512, log=True)
     trial.suggest_categorical("optimizer", ["adamw", "sgd"])
+    seconds = objective_seconds()
+    if seconds:
+        time.sleep(seconds)
     return 0.0
 
 
@@ -839,6 +854,7 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
                             "repeat": repeat,
                             "seed": repeat,
                             "study": f"load-{len(specs)}",
+                            "objective_ms": args.objective_ms,
                         }
                     )
     if "growth" in args.parts:
@@ -1262,6 +1278,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--segment", type=int, default=1000, help="worker-loop trials at each growth checkpoint"
     )
+    parser.add_argument(
+        "--objective-ms",
+        type=float,
+        default=0.0,
+        help="each objective call sleeps this long (default 0: the store and loop alone)",
+    )
     parser.add_argument("--quick", action="store_true", help="workers 1 and 4, 1,000 trials")
     parser.add_argument(
         "--out",
@@ -1283,7 +1305,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     if args.child:
-        print(json.dumps(child_main(json.loads(args.child))), flush=True)
+        spec = json.loads(args.child)
+        # the workers this measurement starts read it (they come from a forkserver)
+        os.environ[OBJECTIVE_MS_ENV] = str(spec.get("objective_ms", 0.0))
+        print(json.dumps(child_main(spec)), flush=True)
         return 0
     specs = plan(args)
     started = machine()

@@ -1,15 +1,34 @@
-"""Fixtures for the store's tests: a fresh PostgreSQL database per test, and a faulty network."""
+"""Fixtures for the store's tests: stores of each backend, a fresh PostgreSQL database per test,
+and a faulty network."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_SERVER, _admin_connect
 from tests.storage.faults import TcpProxy
+from tunewise.storage import Store, TrialStore
+
+OpenStore = Callable[[], TrialStore]
+
+
+@pytest.fixture
+def open_store(storage_url: str) -> Iterator[OpenStore]:
+    """Opens stores of the backend under test (each of SQLite and PostgreSQL); closes them after."""
+    opened: list[TrialStore] = []
+
+    def open_() -> TrialStore:
+        store = Store.at(storage=storage_url)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ import contextlib
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, update
 
 import tunewise as tw
 from tests.conftest import unique_name
+from tests.storage.conftest import OpenStore
 from tunewise.storage import (
     ClaimOutcome,
     Limits,
@@ -29,7 +30,6 @@ from tunewise.storage import (
     StudyHandle,
     StudyMismatchError,
     StudyNotFoundError,
-    TrialStore,
     schema,
 )
 from tunewise.storage.cache import COMPACT_AFTER
@@ -43,24 +43,6 @@ SPACE = tw.Space(
     epochs=tw.Fidelity(1, 9),
 )
 NO_LIMITS = Limits()
-
-
-OpenStore = Callable[[], TrialStore]
-
-
-@pytest.fixture
-def open_store(storage_url: str) -> Iterator[OpenStore]:
-    """Opens stores of the backend under test (each of SQLite and PostgreSQL); closes them after."""
-    opened: list[TrialStore] = []
-
-    def open_() -> TrialStore:
-        store = Store.at(storage=storage_url)
-        opened.append(store)
-        return store
-
-    yield open_
-    for store in opened:
-        store.close()
 
 
 def make_study(

@@ -14,12 +14,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tunewise.storage.engine import read_transaction, write_transaction
 from tunewise.storage.errors import StorageError
 from tunewise.storage.records import DEVICE_LENGTH, Claim, ClaimOutcome, Limits
 from tunewise.storage.rows import Row, dumps, finite_or_zero
-from tunewise.storage.statements import SQL, S, T, lock_study
+from tunewise.storage.statements import (
+    FINISH_IN_ONE_STATEMENT,
+    SQL,
+    S,
+    T,
+    claim_in_one_statement,
+    lock_study,
+)
 from tunewise.trial import Suggestion, Trial, TrialStatus
 
 logger = logging.getLogger("tunewise")
@@ -58,63 +66,137 @@ def claim(
 ) -> Claim:
     """Insert the first suggestion whose slot is free as ``worker``'s running trial.
 
-    A slot once taken stays taken (a crashed trial hands it to its retry), so a cheap read
-    without the lock that finds every slot taken answers ``CONFLICT`` at once; the check is
-    repeated under the study lock. A refused claim rolls back: it wrote nothing.
+    A slot once taken stays taken (a crashed trial hands it to its retry), so a read without
+    any lock finds the taken slots, and the worker's own earlier claim (a replay after a lost
+    reply); when every slot is taken it answers ``CONFLICT`` at once. Then one short write
+    transaction: on SQLite (which locks the file from BEGIN) the check is repeated under the
+    lock; on PostgreSQL a single statement (:func:`claim_in_one_statement`) checks the budget,
+    advances the counters and inserts the trial, and the slots' unique constraint catches a
+    slot taken since the read. A refused claim rolls back: it wrote nothing.
     """
     slots = [s.slot for s in suggestions]
-    if sqlite:  # BEGIN IMMEDIATE takes the lock: read before it
-        with read_transaction(engine) as conn:
+
+    def candidate(index: int) -> dict[str, Any]:
+        values = _new_trial(study_id, suggestions[index], configs[index], increments[index])
+        values.update(worker=worker, device=device, heartbeat=now, created_at=now, started_at=now)
+        return values
+
+    if sqlite:
+        with read_transaction(engine) as conn:  # BEGIN IMMEDIATE takes the lock: read before it
             if _choose(conn, study_id, slots, configs, worker) is None:
                 return Claim(ClaimOutcome.CONFLICT)
+        return _claim_locked(engine, study_id, slots, configs, worker, candidate, limits, to_trial)
+    for _ in range(len(suggestions) + 1):  # each race lost leaves one more slot taken
+        try:
+            with write_transaction(engine) as conn:
+                chosen = _choose(conn, study_id, slots, configs, worker)  # no lock taken yet
+                if chosen is None:
+                    raise _Refused(Claim(ClaimOutcome.CONFLICT))
+                index, ours = chosen
+                if ours is not None:
+                    return _replay(conn, study_id, ours, index, to_trial)
+                values = candidate(index)
+                params = {f"b_{name}": value for name, value in values.items()}
+                params.update(_limit_params(limits), b_sid=study_id)
+                statement = claim_in_one_statement(*_limits_set(limits))
+                inserted = conn.execute(statement, params).first()
+                if inserted is None:
+                    raise _Refused(Claim(ClaimOutcome.BUDGET))
+        except _Refused as refused:
+            return refused.claim
+        except IntegrityError as exc:
+            if _violated(exc) != "uq_tw_trials_slot":
+                raise
+            continue  # taken since the read: read again and take the next free slot
+        values.update(number=inserted.number, seq=inserted.seq)
+        return Claim(ClaimOutcome.CLAIMED, to_trial(values), index)
+    return Claim(ClaimOutcome.CONFLICT)  # pragma: no cover (every slot lost to a race)
+
+
+def _replay(conn: Connection, study_id: int, number: int, index: int, to_trial: ToTrial) -> Claim:
+    """The worker's own claim, committed before a lost reply, as the claim's answer."""
+    row = conn.execute(SQL.trial_by_number, {"b_sid": study_id, "b_number": number})
+    return Claim(ClaimOutcome.CLAIMED, to_trial(row.mappings().one()), index)
+
+
+def _claim_locked(
+    engine: Engine,
+    study_id: int,
+    slots: Sequence[str],
+    configs: Sequence[str],
+    worker: str,
+    candidate: Callable[[int], dict[str, Any]],
+    limits: Limits,
+    to_trial: ToTrial,
+) -> Claim:
+    """SQLite: the claim under the write lock that BEGIN IMMEDIATE takes, checks repeated."""
     try:
         with write_transaction(engine) as conn:
-            if not sqlite and _choose(conn, study_id, slots, configs, worker) is None:
-                raise _Refused(Claim(ClaimOutcome.CONFLICT))
-            totals = lock_study(conn, study_id)
             chosen = _choose(conn, study_id, slots, configs, worker)
             if chosen is None:
                 raise _Refused(Claim(ClaimOutcome.CONFLICT))
             index, ours = chosen
             if ours is not None:
-                row = conn.execute(SQL.trial_by_number, {"b_sid": study_id, "b_number": ours})
-                return Claim(ClaimOutcome.CLAIMED, to_trial(row.mappings().one()), index)
+                return _replay(conn, study_id, ours, index, to_trial)
+            totals = lock_study(conn, study_id)
             if limits.exhausted_for_new(totals):
                 raise _Refused(Claim(ClaimOutcome.BUDGET))
-            suggestion, increment = suggestions[index], increments[index]
-            seq = totals.seq + 1
-            values = _new_trial(
-                study_id, totals.next_number, suggestion, configs[index], increment, worker, device
-            )
-            values.update(heartbeat=now, created_at=now, started_at=now, seq=seq)
+            values = {**candidate(index), "number": totals.next_number, "seq": totals.seq + 1}
             conn.execute(SQL.insert_trial, values)
-            conn.execute(SQL.claimed, {"b_sid": study_id, "b_seq": seq, "b_increment": increment})
+            conn.execute(
+                SQL.claimed,
+                {
+                    "b_sid": study_id,
+                    "b_seq": values["seq"],
+                    "b_increment": values["fidelity_increment"],
+                },
+            )
     except _Refused as refused:
         return refused.claim
     return Claim(ClaimOutcome.CLAIMED, to_trial(values), index)
 
 
+def _limits_set(limits: Limits) -> tuple[bool, bool, bool]:
+    return (
+        limits.max_trials is not None,
+        limits.max_cost is not None,
+        limits.max_fidelity_units is not None,
+    )
+
+
+def _limit_params(limits: Limits) -> dict[str, Any]:
+    """The bound values of :func:`claim_in_one_statement`'s budget test (see
+    :meth:`Limits.exhausted_for_new`: the same comparisons, negated)."""
+    params: dict[str, Any] = {}
+    if limits.max_trials is not None:
+        params["b_max_trials"] = limits.max_trials
+    if limits.max_cost is not None:
+        params["b_max_cost"] = limits.max_cost
+    if limits.max_fidelity_units is not None:
+        params["b_max_fidelity"] = limits.max_fidelity_units - 1e-9
+    return params
+
+
+def _violated(exc: IntegrityError) -> str | None:
+    """The name of the constraint an IntegrityError violated (PostgreSQL says; else None)."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name if isinstance(name, str) else None
+
+
 def _new_trial(
-    study_id: int,
-    number: int | None,
-    suggestion: Suggestion,
-    config: str,
-    increment: float,
-    worker: str,
-    device: str | None,
+    study_id: int, suggestion: Suggestion, config: str, increment: float
 ) -> dict[str, Any]:
-    """The column values of a new running trial (times and ``seq`` still to be set)."""
+    """The column values of a new running trial from its suggestion (worker, device, times,
+    number and ``seq`` still to be set)."""
     return {
         "study_id": study_id,
-        "number": number,
         "slot": suggestion.slot,
         "status": TrialStatus.RUNNING.value,
         "config": config,
         "fidelity": None if suggestion.fidelity is None else float(suggestion.fidelity),
         "fidelity_increment": increment,
         "info": dumps(dict(suggestion.info)) if suggestion.info else None,
-        "worker": worker,
-        "device": device,
         "previous_trial": suggestion.previous_trial,
         "retries": 0,
     }
@@ -217,11 +299,16 @@ def heartbeat(
         return conn.execute(statement, params).rowcount == 1
 
 
+class _Changed(Exception):
+    """Raised inside a finish's transaction when the trial changed since it was read."""
+
+
 def finish(
     engine: Engine,
     study_id: int,
     number: int,
     *,
+    sqlite: bool,
     study_name: str,
     worker: str,
     status: TrialStatus,
@@ -233,68 +320,80 @@ def finish(
     now: float,
     to_trial: ToTrial,
 ) -> Trial:
-    """Record ``worker``'s result for trial ``number`` exactly once (a replay returns it)."""
-    with write_transaction(engine) as conn:
-        totals = lock_study(conn, study_id)
-        row = (
-            conn.execute(SQL.trial_by_number, {"b_sid": study_id, "b_number": number})
-            .mappings()
-            .one()
+    """Record ``worker``'s result for trial ``number`` exactly once (a replay returns it).
+
+    The trial is read first (without a lock on PostgreSQL), which decides everything: a
+    replay, an error, or the result's values. Then the counters and the trial change together
+    (on PostgreSQL in one statement, :data:`FINISH_IN_ONE_STATEMENT`) only if the trial is still
+    as read; if crash recovery changed it in between, the finish reads it again.
+    """
+    curve = dumps([list(p) for p in learning_curve])
+    while True:
+        try:
+            with write_transaction(engine) as conn:
+                seq = lock_study(conn, study_id).seq + 1 if sqlite else None  # locked at BEGIN
+                row = (
+                    conn.execute(SQL.trial_by_number, {"b_sid": study_id, "b_number": number})
+                    .mappings()
+                    .one()
+                )
+                current = TrialStatus(row["status"])
+                if current.finished:
+                    if row["worker"] == worker and _same_outcome(
+                        row, status, objective, cost, error
+                    ):
+                        return to_trial(row)
+                    raise StorageError(
+                        f"trial {number} of study {study_name!r} is already {current}"
+                    )
+                changes = {
+                    "status": status.value,
+                    "objective": objective,
+                    "cost": cost,
+                    "learning_curve": curve,
+                    # the optimizer's notes from the claim (e.g. sampled_from) + the objective's
+                    "info": dumps({**json.loads(row["info"] or "{}"), **dict(info or {})}),
+                    "error": error,
+                    "worker": worker,
+                    "finished_at": now,
+                    "heartbeat": now,
+                }
+                params = {
+                    "b_sid": study_id,
+                    "b_id": row["id"],
+                    "b_status": status.value,
+                    "b_objective": objective,
+                    "b_cost": cost,
+                    "b_curve": curve,
+                    "b_info": changes["info"],
+                    "b_error": error,
+                    "b_worker": worker,
+                    "b_now": now,
+                    "b_live": 1 if current is TrialStatus.CRASHED else 0,
+                    "b_cost_units": finite_or_zero(cost),
+                    "b_fidelity": finite_or_zero(row["fidelity_increment"]),
+                }
+                if seq is not None:
+                    conn.execute(SQL.finish_trial, {**params, "b_seq": seq})
+                    conn.execute(SQL.finished, {**params, "b_seq": seq})
+                else:
+                    params.update(b_seen_status=row["status"], b_seen_worker=row["worker"])
+                    seq = conn.execute(FINISH_IN_ONE_STATEMENT, params).scalar()
+                    if seq is None:
+                        raise _Changed  # rolls back the counters too
+        except _Changed:
+            continue
+        break
+    if current is not TrialStatus.RUNNING or row["worker"] != worker:
+        # Declared dead while still working (e.g. a stalled heartbeat): the result is real, so
+        # it is kept; its retry (if any) stays queued as a separate trial.
+        logger.warning(
+            "trial %d finished on %s after being marked %s; recording its result anyway",
+            number,
+            worker,
+            current,
         )
-        current = TrialStatus(row["status"])
-        if current.finished:
-            if row["worker"] == worker and _same_outcome(row, status, objective, cost, error):
-                return to_trial(row)
-            raise StorageError(f"trial {number} of study {study_name!r} is already {current}")
-        if current is not TrialStatus.RUNNING or row["worker"] != worker:
-            # Declared dead while still working (e.g. a stalled heartbeat): the result is
-            # real, so keep it; its retry (if any) stays queued as a separate trial.
-            logger.warning(
-                "trial %d finished on %s after being marked %s; recording its result anyway",
-                number,
-                worker,
-                current,
-            )
-        seq = totals.seq + 1
-        changes = {
-            "status": status.value,
-            "objective": objective,
-            "cost": cost,
-            "learning_curve": dumps([list(p) for p in learning_curve]),
-            # the optimizer's notes from the claim (e.g. sampled_from) + the objective's info
-            "info": dumps({**json.loads(row["info"] or "{}"), **dict(info or {})}),
-            "error": error,
-            "worker": worker,
-            "finished_at": now,
-            "heartbeat": now,
-            "seq": seq,
-        }
-        conn.execute(
-            SQL.finish_trial,
-            {
-                "b_id": row["id"],
-                "b_status": changes["status"],
-                "b_objective": objective,
-                "b_cost": cost,
-                "b_curve": changes["learning_curve"],
-                "b_info": changes["info"],
-                "b_error": error,
-                "b_worker": worker,
-                "b_now": now,
-                "b_seq": seq,
-            },
-        )
-        conn.execute(
-            SQL.finished,
-            {
-                "b_sid": study_id,
-                "b_seq": seq,
-                "b_live": 1 if current is TrialStatus.CRASHED else 0,
-                "b_cost": finite_or_zero(cost),
-                "b_fidelity": finite_or_zero(row["fidelity_increment"]),
-            },
-        )
-    return to_trial({**row, **changes})
+    return to_trial({**row, **changes, "seq": seq})
 
 
 def release(engine: Engine, study_id: int, number: int, *, worker: str, reason: str) -> bool:

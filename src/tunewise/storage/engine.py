@@ -1,8 +1,10 @@
 """Engines for the two backends, with the transaction discipline the store relies on.
 
 SQLite: WAL mode so readers never block the writer, and ``BEGIN IMMEDIATE`` for write transactions
-so two workers never deadlock upgrading a read lock. PostgreSQL: ordinary transactions in which the
-study row is locked with ``SELECT ... FOR UPDATE``.
+so two workers never deadlock upgrading a read lock. PostgreSQL: ordinary (read committed)
+transactions; the study row holds the study's counters, and whoever changes them holds its row
+lock until COMMIT, which is what orders the study's changes (see :mod:`tunewise.storage.schema`).
+Claims and finishes take that lock in their last statement (:mod:`tunewise.storage.claims`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Every change to a trial bumps the study's change counter ``seq`` and stamps the trial with it, so a
 worker reads only the trials changed since its last read (cost grows with changes, not study size).
 The study row doubles as the study lock and holds running totals that budgets are checked against.
+
+Why an incremental read never misses a change: ``seq`` is advanced on the study row, whose row
+lock the writer holds until it commits, so changes commit in ``seq`` order; a reader that saw
+``seq = k`` has seen every change up to ``k``. (A non-transactional sequence would not do: two
+writers could commit out of order, and a reader could skip the later-committing one for good.)
 """
 
 from __future__ import annotations

@@ -6,9 +6,20 @@ statement), so the per-trial statements are built here once and only executed pe
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, bindparam, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Insert,
+    Update,
+    bindparam,
+    cast,
+    select,
+    update,
+)
 
 from tunewise.storage import schema
 from tunewise.storage.records import Totals
@@ -69,7 +80,7 @@ class Statements:
                 seq=bindparam("b_seq"),
                 n_live=S.c.n_live + bindparam("b_live"),
                 n_finished=S.c.n_finished + 1,
-                cost_spent=S.c.cost_spent + bindparam("b_cost"),
+                cost_spent=S.c.cost_spent + bindparam("b_cost_units"),
                 fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
             )
         )
@@ -91,6 +102,114 @@ class Statements:
 
 
 SQL = Statements()
+
+NEW_TRIAL_COLUMNS = (
+    "study_id",
+    "slot",
+    "status",
+    "config",
+    "fidelity",
+    "fidelity_increment",
+    "info",
+    "worker",
+    "device",
+    "heartbeat",
+    "created_at",
+    "started_at",
+    "previous_trial",
+    "retries",
+)
+"""The columns of a new trial bound by value (``number`` and ``seq`` come from the counters)."""
+
+
+def _typed(name: str, column: str) -> ColumnElement[Any]:
+    """A bound value in a SELECT list, cast to the trial column's type (PostgreSQL would take
+    an untyped NULL for text)."""
+    return cast(bindparam(f"b_{name}"), T.c[column].type)
+
+
+@functools.cache
+def claim_in_one_statement(max_trials: bool, max_cost: bool, max_fidelity: bool) -> Insert:
+    """PostgreSQL: the whole claim as one statement, for the limits that are set.
+
+    A data-modifying CTE advances the study's counters — ``WHERE`` the budget is not
+    exhausted, which PostgreSQL re-checks on the newest row version after waiting for the row
+    lock — and the INSERT takes the trial's number and ``seq`` from its ``RETURNING``. No row
+    back: the budget is exhausted. A unique violation on the slot: another worker took it.
+    The study row is locked from this statement to the COMMIT that follows it, and nothing
+    else happens in between.
+    """
+    budget_left = [S.c.id == bindparam("b_sid")]
+    if max_trials:
+        budget_left.append(S.c.n_live < bindparam("b_max_trials"))
+    if max_cost:
+        budget_left.append(S.c.cost_spent < bindparam("b_max_cost"))
+    if max_fidelity:
+        budget_left.append(S.c.fidelity_claimed < bindparam("b_max_fidelity"))
+    counters = (
+        update(S)
+        .where(*budget_left)
+        .values(
+            seq=S.c.seq + 1,
+            next_number=S.c.next_number + 1,
+            n_live=S.c.n_live + 1,
+            fidelity_claimed=S.c.fidelity_claimed + _typed("fidelity_increment", "fidelity"),
+        )
+        .returning(S.c.seq, (S.c.next_number - 1).label("number"))
+        .cte("counters")
+    )
+    values = select(
+        *(_typed(column, column) for column in NEW_TRIAL_COLUMNS), counters.c.number, counters.c.seq
+    )
+    return (
+        T.insert()
+        .from_select([*NEW_TRIAL_COLUMNS, "number", "seq"], values)
+        .returning(T.c.number, T.c.seq)
+    )
+
+
+def _finish_in_one_statement() -> Update:
+    """PostgreSQL: a finish as one statement: the counters (locking the study row) and the
+    trial's result, ``WHERE`` the trial is still as the finish read it (status and worker);
+    no row back means it changed in between (crash recovery), and the finish reads again."""
+    counters = (
+        update(S)
+        .where(S.c.id == bindparam("b_sid"))
+        .values(
+            seq=S.c.seq + 1,
+            n_live=S.c.n_live + bindparam("b_live"),
+            n_finished=S.c.n_finished + 1,
+            cost_spent=S.c.cost_spent + bindparam("b_cost_units"),
+            fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
+        )
+        .returning(S.c.id, S.c.seq)
+        .cte("counters")
+    )
+    return (
+        update(T)
+        .where(
+            T.c.study_id == counters.c.id,
+            T.c.id == bindparam("b_id"),
+            T.c.status == bindparam("b_seen_status"),
+            T.c.worker.is_not_distinct_from(bindparam("b_seen_worker", type_=T.c.worker.type)),
+        )
+        .values(
+            status=bindparam("b_status"),
+            objective=bindparam("b_objective"),
+            cost=bindparam("b_cost"),
+            learning_curve=bindparam("b_curve"),
+            info=bindparam("b_info"),
+            error=bindparam("b_error"),
+            worker=bindparam("b_worker"),
+            finished_at=bindparam("b_now"),
+            heartbeat=bindparam("b_now"),
+            seq=counters.c.seq,
+        )
+        .returning(T.c.seq)
+    )
+
+
+FINISH_IN_ONE_STATEMENT = _finish_in_one_statement()
 
 
 def lock_study(conn: Connection, study_id: int) -> Totals:

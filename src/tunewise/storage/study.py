@@ -192,6 +192,7 @@ class StudyStore(StudyHandle):
             self._engine,
             self._id,
             number,
+            sqlite=self._sqlite,
             study_name=self.name,
             worker=worker,
             status=status,
