@@ -144,10 +144,7 @@ class PriorBand(BracketOptimizer):
     def _from_model(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        if self.prior_first and not any(
-            t.info.get("sampled_from") == "prior_config" for t in history
-        ):
-            return None  # the prior configuration still comes first
+        # the prior configuration, when due, never gets here (BracketOptimizer.ask puts it first)
         configs = self.candidates(history, rungs=rungs, rung=rung, rng=rng)
         from tunewise.models import gp, multi_fidelity
 
