@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tunewise.runtime.context import TrialContext
+from tunewise.runtime.context import TrialContext, searched_config
 from tunewise.space import Fidelity, Space
 
 __all__ = ["Benchmark", "BenchmarkObjective", "Evaluation"]
@@ -170,7 +170,7 @@ class BenchmarkObjective:
     def __call__(self, config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
         bench = self.benchmark
         fidelity = bench.fidelity.upper if trial.fidelity is None else trial.fidelity
-        config = {k: v for k, v in config.items() if k != bench.fidelity_name}
+        config = searched_config(config, bench.fidelity_name)
         result = bench.evaluate(config, fidelity, seed=self.seed)
         previous = trial.previous_fidelity
         cost, curve = result.cost, result.learning_curve

@@ -37,7 +37,7 @@ from torch import nn
 from tunewise.benchmarks.base import Benchmark, Evaluation, check_seed
 from tunewise.demo import mlp as demo
 from tunewise.demo.checkpoints import load_checkpoint, save_checkpoint
-from tunewise.runtime.context import TrialContext
+from tunewise.runtime.context import TrialContext, searched_config
 from tunewise.space import Categorical, Fidelity, Float, Integer, Space
 
 __all__ = ["BEST_KNOWN", "CNNDigitsBenchmark", "MLPDigitsBenchmark", "cnn_space", "train_cnn"]
@@ -113,7 +113,7 @@ class _TrainingBenchmark(Benchmark):
         """
         epochs = int(self._check_fidelity(fidelity))
         check_seed(seed)
-        config = {k: v for k, v in config.items() if k != self.fidelity_name}
+        config = searched_config(config, self.fidelity_name)
         demo.load_digits_split()  # once per process, not charged to the trial
         with tempfile.TemporaryDirectory(prefix="tunewise-bench-") as folder:
             trial = TrialContext(number=0, config=config, fidelity=epochs, directory=Path(folder))
@@ -147,7 +147,7 @@ class TrainingObjective:
         bench = self.benchmark
         if trial.fidelity is not None:  # None: the full 27 epochs
             bench._check_fidelity(trial.fidelity)
-        config = {k: v for k, v in config.items() if k != bench.fidelity_name}
+        config = searched_config(config, bench.fidelity_name)
         demo.load_digits_split()  # once per process, not charged to the trial
         start = time.perf_counter()
         result = bench._train(config, trial, self.seed)
