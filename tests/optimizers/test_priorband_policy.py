@@ -117,7 +117,8 @@ def test_prior_config_comes_first_and_only_once() -> None:
     policy = PriorBandPolicy()
     empty = History(space=SPACE, seed=0)
     config, source = policy.sample(empty, rungs=RUNGS, rung=0, rng=np.random.default_rng(0))
-    assert (config, source) == (SPACE.prior_config(), "prior_config")
+    prior = {"x": 0.2, "y": 1e-3, "n": 20, "opt": "a", "tag": "k"}  # the priors, the constant
+    assert (config, source) == (prior, "prior_config")
     # once a trial records it (even still pending), it is never proposed again
     after = History(SPACE, 0, (trial(0, config, 1, status=PENDING, source="prior_config"),))
     sources = {s for _, s in draw(policy, after, 0, 200)}
