@@ -164,3 +164,19 @@ def test_parallel_processes_give_the_same_table(tmp_path) -> None:
     serial = run_suite(jobs, tmp_path / "serial")
     parallel = run_suite(jobs, tmp_path / "parallel", processes=2)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_bench_command_value_option(tmp_path, capsys) -> None:
+    from tunewise.cli import main
+
+    common = ["bench", "--optimizers", "HB=hyperband", "random_search", "--benchmarks"]
+    common += ["branin-low", "--seeds", "1", "--budget", "2x", "--step", "1"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--value", "observed"]) == 0
+    table = pd.read_parquet(tmp_path / "a" / "results.parquet")
+    assert (table["value_source"] == "observed").all()
+    assert (table["value"] == table["observed"]).all()
+    assert main([*common, "--out", str(tmp_path / "b")]) == 0  # default: oracle
+    assert (pd.read_parquet(tmp_path / "b" / "results.parquet")["value_source"] == "oracle").all()
+    with pytest.raises(SystemExit):
+        main([*common, "--out", str(tmp_path / "c"), "--value", "best"])
+    assert "invalid choice" in capsys.readouterr().err
