@@ -116,6 +116,16 @@ def test_benchmark_informativeness_is_the_papers_lrt() -> None:
         assert info.loc[task, "chi2"] == pytest.approx(len(y) * np.log(rss0 / rss1), rel=1e-6)
 
 
+def test_informativeness_of_deterministic_tasks() -> None:
+    f = frame({"n_benchmarks": 2, "n_seeds": 3})
+    first = f["task"] == "bench0"
+    f.loc[first, "y"] = f.loc[first, "algorithm"].map({"A": 0.1, "B": 0.2, "C": 0.3})
+    f.loc[~first, "y"] = 0.5  # nothing varies
+    info = lmem.benchmark_informativeness(f).set_index("task")
+    assert info.loc["bench0", "informative"] and info.loc["bench0", "p_value"] == 0.0
+    assert not info.loc["bench1", "informative"] and info.loc["bench1", "p_value"] == 1.0
+
+
 def test_random_effect_conclusion_follows_its_test() -> None:
     present = lmem.compare_algorithms(frame({"effects": PLANTED}))
     assert present.random_effect.significant

@@ -173,8 +173,9 @@ def analyze(
             report.interactions[feature] = {
                 b: lmem.interaction_test(at[b], feature, alpha=alpha) for b in analysed
             }
-        report.seed = lmem.seed_check(at[primary], alpha=alpha)
-        report.seed_slopes = lmem.seed_slope_check(at[primary], alpha=alpha)
+        if at[primary]["seed"].nunique() > 1:  # with one seed there is no seed effect to test
+            report.seed = lmem.seed_check(at[primary], alpha=alpha)
+            report.seed_slopes = lmem.seed_slope_check(at[primary], alpha=alpha)
         report.informativeness = lmem.benchmark_informativeness(at[primary], alpha=alpha)
         if len(analysed) > 1:
             multi = frame[frame["budget"].isin(analysed)]

@@ -228,7 +228,12 @@ def benchmark_informativeness(frame: pd.DataFrame, *, alpha: float = 0.05) -> pd
     for task, group in frame.groupby("task", sort=True):
         samples = [g["y"].to_numpy() for _, g in group.groupby("algorithm")]
         means = group.groupby("algorithm")["y"].mean()
-        if len(samples) > 1 and np.ptp(group["y"].to_numpy()) > 0:
+        within = max((float(np.ptp(x)) for x in samples), default=0.0)
+        if len(samples) < 2 or np.ptp(group["y"].to_numpy()) == 0:
+            statistic, df, p = 0.0, len(samples) - 1, 1.0  # nothing varies
+        elif within == 0:
+            statistic, df, p = np.inf, len(samples) - 1, 0.0  # only the algorithm varies
+        else:
             lrt = likelihood_ratio(
                 fit(group, (("algorithm",),), random=()),
                 fit(group, (), random=()),
@@ -237,8 +242,6 @@ def benchmark_informativeness(frame: pd.DataFrame, *, alpha: float = 0.05) -> pd
                 alpha=alpha,
             )
             statistic, df, p = lrt.statistic, lrt.df, lrt.p_value
-        else:
-            statistic, df, p = 0.0, len(samples) - 1, 1.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             f_stat, f_p = f_oneway(*samples) if len(samples) > 1 else (np.nan, np.nan)
