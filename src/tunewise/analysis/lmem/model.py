@@ -13,7 +13,10 @@ Fixed effects use treatment coding (first level in sorted order is the reference
 through a formula engine, so the same coding serves estimated marginal means and contrasts. LRT df
 count every parameter, variances included; a variance tested against zero uses the boundary
 mixture 0.5*chi2(0) + 0.5*chi2(1). Post-hoc p-values are asymptotic (z, no Satterthwaite df) and
-Tukey-adjusted with the studentized range distribution at infinite df.
+Tukey-adjusted with the studentized range distribution at infinite df. A variance estimated at
+exactly 0 (statsmodels then reports an infinite log-likelihood, or cannot fit at all, as for ranks
+whose mean is the same in every block) takes the likelihood of the model without that component,
+which is the same at the boundary; the fit's ``warnings`` say so.
 """
 
 from __future__ import annotations
