@@ -20,17 +20,17 @@ def test_a_slot_taken_after_the_read_goes_to_the_next_free_one(
 ) -> None:
     study = make_study(open_store)
     rival = make_study(open_store, study.name)
-    real_choose = claims._choose
+    real_taken = claims._taken
     raced = []
 
-    def choose_then_lose(*args: Any) -> Any:
-        chosen = real_choose(*args)
-        monkeypatch.setattr(claims, "_choose", real_choose)
+    def read_then_lose(*args: Any) -> Any:
+        taken = real_taken(*args)
+        monkeypatch.setattr(claims, "_taken", real_taken)
         # the first read saw "a" free; now another worker takes it
         raced.append(rival.claim(suggestion("a", lr=0.05), worker="rival", limits=NO_LIMITS))
-        return chosen
+        return taken
 
-    monkeypatch.setattr(claims, "_choose", choose_then_lose)
+    monkeypatch.setattr(claims, "_taken", read_then_lose)
     claim = study.claim([suggestion("a"), suggestion("b")], worker="w", limits=NO_LIMITS)
     assert raced[0].outcome is ClaimOutcome.CLAIMED and raced[0].trial.number == 0
     assert (claim.outcome, claim.index, claim.trial.number) == (ClaimOutcome.CLAIMED, 1, 1)
@@ -45,16 +45,16 @@ def test_a_budget_reached_after_the_read_refuses_the_claim(
 ) -> None:
     study = make_study(open_store)
     rival = make_study(open_store, study.name)
-    real_choose = claims._choose
+    real_taken = claims._taken
     limits = Limits(max_trials=1)
 
-    def choose_then_lose(*args: Any) -> Any:
-        chosen = real_choose(*args)
-        monkeypatch.setattr(claims, "_choose", real_choose)
+    def read_then_lose(*args: Any) -> Any:
+        taken = real_taken(*args)
+        monkeypatch.setattr(claims, "_taken", real_taken)
         assert rival.claim(suggestion("b"), worker="rival", limits=limits).trial is not None
-        return chosen
+        return taken
 
-    monkeypatch.setattr(claims, "_choose", choose_then_lose)
+    monkeypatch.setattr(claims, "_taken", read_then_lose)
     assert study.claim(suggestion("a"), worker="w", limits=limits).outcome is ClaimOutcome.BUDGET
     assert (study.totals().n_live, study.totals().seq) == (1, 1)
 

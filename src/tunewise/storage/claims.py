@@ -25,7 +25,7 @@ from tunewise.storage.statements import (
     SQL,
     S,
     T,
-    claim_in_one_statement,
+    claim_first_free,
     lock_study,
 )
 from tunewise.trial import Suggestion, Trial, TrialStatus
@@ -67,12 +67,13 @@ def claim(
     """Insert the first suggestion whose slot is free as ``worker``'s running trial.
 
     A slot once taken stays taken (a crashed trial hands it to its retry), so a read without
-    any lock finds the taken slots, and the worker's own earlier claim (a replay after a lost
-    reply); when every slot is taken it answers ``CONFLICT`` at once. Then one short write
-    transaction: on SQLite (which locks the file from BEGIN) the check is repeated under the
-    lock; on PostgreSQL a single statement (:func:`claim_in_one_statement`) checks the budget,
-    advances the counters and inserts the trial, and the slots' unique constraint catches a
-    slot taken since the read. A refused claim rolls back: it wrote nothing.
+    any lock finds the taken slots and the worker's own earlier claim (a replay after a lost
+    reply); when every slot is taken it answers ``CONFLICT`` at once. The rest is short. On
+    SQLite (which locks the file from BEGIN) the check is repeated under the lock. On
+    PostgreSQL the study row is locked (the budget is checked against its totals) and one
+    statement, :func:`~tunewise.storage.statements.claim_first_free`, inserts the first
+    suggestion still free and advances the counters; then COMMIT. A refused claim rolls back:
+    it wrote nothing.
     """
     slots = [s.slot for s in suggestions]
 
@@ -86,31 +87,40 @@ def claim(
             if _choose(conn, study_id, slots, configs, worker) is None:
                 return Claim(ClaimOutcome.CONFLICT)
         return _claim_locked(engine, study_id, slots, configs, worker, candidate, limits, to_trial)
-    for _ in range(len(suggestions) + 1):  # each race lost leaves one more slot taken
+    for _ in range(2):  # again only if the unique constraint caught a race (not expected)
         try:
             with write_transaction(engine) as conn:
-                chosen = _choose(conn, study_id, slots, configs, worker)  # no lock taken yet
+                taken = _taken(conn, study_id, slots)  # no lock taken yet
+                chosen = _pick(taken, slots, configs, worker)
                 if chosen is None:
                     raise _Refused(Claim(ClaimOutcome.CONFLICT))
-                index, ours = chosen
+                first, ours = chosen
                 if ours is not None:
-                    return _replay(conn, study_id, ours, index, to_trial)
-                values = candidate(index)
-                params = {f"b_{name}": value for name, value in values.items()}
-                params.update(_limit_params(limits), b_sid=study_id)
-                statement = claim_in_one_statement(*_limits_set(limits))
-                inserted = conn.execute(statement, params).first()
-                if inserted is None:
+                    return _replay(conn, study_id, ours, first, to_trial)
+                totals = lock_study(conn, study_id)
+                if limits.exhausted_for_new(totals):
                     raise _Refused(Claim(ClaimOutcome.BUDGET))
+                # the slots taken at the read stay taken: offer the others, in order
+                offered = [i for i in range(first, len(slots)) if slots[i] not in taken]
+                number, seq = totals.next_number, totals.seq + 1
+                params: dict[str, Any] = {"b_sid": study_id, "b_number": number, "b_seq": seq}
+                for position, index in enumerate(offered):
+                    params.update(
+                        (f"c{position}_{name}", value) for name, value in candidate(index).items()
+                    )
+                slot = conn.execute(claim_first_free(len(offered)), params).scalar()
+                if slot is None:  # all taken while this claim waited for the lock
+                    raise _Refused(Claim(ClaimOutcome.CONFLICT))
         except _Refused as refused:
             return refused.claim
         except IntegrityError as exc:
             if _violated(exc) != "uq_tw_trials_slot":
                 raise
-            continue  # taken since the read: read again and take the next free slot
-        values.update(number=inserted.number, seq=inserted.seq)
+            continue
+        index = slots.index(slot)
+        values = {**candidate(index), "number": number, "seq": seq}
         return Claim(ClaimOutcome.CLAIMED, to_trial(values), index)
-    return Claim(ClaimOutcome.CONFLICT)  # pragma: no cover (every slot lost to a race)
+    return Claim(ClaimOutcome.CONFLICT)  # pragma: no cover
 
 
 def _replay(conn: Connection, study_id: int, number: int, index: int, to_trial: ToTrial) -> Claim:
@@ -156,27 +166,6 @@ def _claim_locked(
     return Claim(ClaimOutcome.CLAIMED, to_trial(values), index)
 
 
-def _limits_set(limits: Limits) -> tuple[bool, bool, bool]:
-    return (
-        limits.max_trials is not None,
-        limits.max_cost is not None,
-        limits.max_fidelity_units is not None,
-    )
-
-
-def _limit_params(limits: Limits) -> dict[str, Any]:
-    """The bound values of :func:`claim_in_one_statement`'s budget test (see
-    :meth:`Limits.exhausted_for_new`: the same comparisons, negated)."""
-    params: dict[str, Any] = {}
-    if limits.max_trials is not None:
-        params["b_max_trials"] = limits.max_trials
-    if limits.max_cost is not None:
-        params["b_max_cost"] = limits.max_cost
-    if limits.max_fidelity_units is not None:
-        params["b_max_fidelity"] = limits.max_fidelity_units - 1e-9
-    return params
-
-
 def _violated(exc: IntegrityError) -> str | None:
     """The name of the constraint an IntegrityError violated (PostgreSQL says; else None)."""
     diag = getattr(exc.orig, "diag", None)
@@ -202,22 +191,31 @@ def _new_trial(
     }
 
 
-def _choose(
-    conn: Connection, study_id: int, slots: Sequence[str], configs: Sequence[str], worker: str
+def _taken(conn: Connection, study_id: int, slots: Sequence[str]) -> dict[str, Any]:
+    """The rows (slot, number, status, worker, config) holding any of ``slots``, by slot."""
+    rows = conn.execute(SQL.slots_taken, {"b_sid": study_id, "b_slots": list(slots)})
+    return {row.slot: row for row in rows}
+
+
+def _pick(
+    taken: Mapping[str, Any], slots: Sequence[str], configs: Sequence[str], worker: str
 ) -> tuple[int, int | None] | None:
     """The first suggestion (its index) whose slot is free or is ``worker``'s own running
     claim of the same config (then also that trial's number); None when all are taken."""
-    taken = {
-        row.slot: row
-        for row in conn.execute(SQL.slots_taken, {"b_sid": study_id, "b_slots": list(slots)})
-    }
     for index, (slot, config) in enumerate(zip(slots, configs, strict=True)):
         row = taken.get(slot)
         if row is None:
             return index, None
         if (row.status, row.worker, row.config) == (TrialStatus.RUNNING.value, worker, config):
-            return index, row.number
+            return index, int(row.number)
     return None
+
+
+def _choose(
+    conn: Connection, study_id: int, slots: Sequence[str], configs: Sequence[str], worker: str
+) -> tuple[int, int | None] | None:
+    """:func:`_pick` on the slots as they are now."""
+    return _pick(_taken(conn, study_id, slots), slots, configs, worker)
 
 
 def claim_pending(

@@ -13,11 +13,12 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
-    Insert,
     Update,
     bindparam,
     cast,
+    literal,
     select,
+    union_all,
     update,
 )
 
@@ -125,46 +126,55 @@ NEW_TRIAL_COLUMNS = (
 def _typed(name: str, column: str) -> ColumnElement[Any]:
     """A bound value in a SELECT list, cast to the trial column's type (PostgreSQL would take
     an untyped NULL for text)."""
-    return cast(bindparam(f"b_{name}"), T.c[column].type)
+    return cast(bindparam(name), T.c[column].type)
 
 
 @functools.cache
-def claim_in_one_statement(max_trials: bool, max_cost: bool, max_fidelity: bool) -> Insert:
-    """PostgreSQL: the whole claim as one statement, for the limits that are set.
+def claim_first_free(candidates: int) -> Update:
+    """PostgreSQL: a claim's write, once :func:`lock_study` holds the study row.
 
-    A data-modifying CTE advances the study's counters — ``WHERE`` the budget is not
-    exhausted, which PostgreSQL re-checks on the newest row version after waiting for the row
-    lock — and the INSERT takes the trial's number and ``seq`` from its ``RETURNING``. No row
-    back: the budget is exhausted. A unique violation on the slot: another worker took it.
-    The study row is locked from this statement to the COMMIT that follows it, and nothing
-    else happens in between.
+    Inserts the first of ``candidates`` new trials (bound as ``c<i>_<column>``) whose slot is
+    not taken, as trial ``b_number`` with ``b_seq``, and advances the counters by it, in one
+    statement: a data-modifying CTE inserts, and the counters' UPDATE joins its RETURNING. Its
+    snapshot is taken when it starts, after the lock was granted, so it holds every claim
+    committed before; every writer of slots holds that lock, so the test is exact. No row
+    back: every slot was taken while this claim waited for the lock.
     """
-    budget_left = [S.c.id == bindparam("b_sid")]
-    if max_trials:
-        budget_left.append(S.c.n_live < bindparam("b_max_trials"))
-    if max_cost:
-        budget_left.append(S.c.cost_spent < bindparam("b_max_cost"))
-    if max_fidelity:
-        budget_left.append(S.c.fidelity_claimed < bindparam("b_max_fidelity"))
-    counters = (
-        update(S)
-        .where(*budget_left)
-        .values(
-            seq=S.c.seq + 1,
-            next_number=S.c.next_number + 1,
-            n_live=S.c.n_live + 1,
-            fidelity_claimed=S.c.fidelity_claimed + _typed("fidelity_increment", "fidelity"),
+    rows = [
+        select(
+            literal(index).label("idx"),
+            *(_typed(f"c{index}_{column}", column).label(column) for column in NEW_TRIAL_COLUMNS),
         )
-        .returning(S.c.seq, (S.c.next_number - 1).label("number"))
-        .cte("counters")
+        for index in range(candidates)
+    ]
+    offered = (union_all(*rows) if candidates > 1 else rows[0]).subquery("offered")
+    taken = select(T.c.id).where(T.c.study_id == bindparam("b_sid"), T.c.slot == offered.c.slot)
+    first_free = (
+        select(
+            *(offered.c[column] for column in NEW_TRIAL_COLUMNS),
+            bindparam("b_number", type_=T.c.number.type),
+            bindparam("b_seq", type_=T.c.seq.type),
+        )
+        .where(~taken.exists())
+        .order_by(offered.c.idx)
+        .limit(1)
     )
-    values = select(
-        *(_typed(column, column) for column in NEW_TRIAL_COLUMNS), counters.c.number, counters.c.seq
+    inserted = (
+        T.insert()
+        .from_select([*NEW_TRIAL_COLUMNS, "number", "seq"], first_free)
+        .returning(T.c.study_id, T.c.slot, T.c.fidelity_increment)
+        .cte("inserted")
     )
     return (
-        T.insert()
-        .from_select([*NEW_TRIAL_COLUMNS, "number", "seq"], values)
-        .returning(T.c.number, T.c.seq)
+        update(S)
+        .where(S.c.id == inserted.c.study_id)
+        .values(
+            seq=bindparam("b_seq"),
+            next_number=S.c.next_number + 1,
+            n_live=S.c.n_live + 1,
+            fidelity_claimed=S.c.fidelity_claimed + inserted.c.fidelity_increment,
+        )
+        .returning(inserted.c.slot)
     )
 
 
