@@ -12,16 +12,13 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from tunewise.analysis import lmem
+from tunewise.analysis.findings import Report
 from tunewise.analysis.format import fmt_p, p_text
-
-if TYPE_CHECKING:
-    from tunewise.analysis.report import Report
 
 #: What ``value`` holds, by the ``value_source`` entry ``tunewise bench`` writes.
 VALUE_SOURCES = {
