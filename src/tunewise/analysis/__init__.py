@@ -25,6 +25,7 @@ only inside the functions that need them.
 >>> report.primary.posthoc.contrast("PB", "RS")  # doctest: +SKIP
 """
 
+from tunewise.analysis.findings import DataSummary, Report
 from tunewise.analysis.lmem import (
     LRT,
     Comparison,
@@ -47,7 +48,7 @@ from tunewise.analysis.regret import (
     mean_ranks,
     normalized_regret,
 )
-from tunewise.analysis.report import DataSummary, Report, analyze
+from tunewise.analysis.report import analyze
 from tunewise.analysis.table import incumbent_traces, load_table
 
 __all__ = [
