@@ -80,3 +80,8 @@ def test_bad_parameters() -> None:
         optimizers.PriorBand(base="bohb")
     with pytest.raises(ValueError, match="mutation_rate"):
         optimizers.PriorBand(mutation_rate=2.0)
+
+
+def test_prior_first_is_validated_by_the_bracket_optimizer() -> None:
+    with pytest.raises(ValueError, match="priorband: prior_first must be True or False"):
+        optimizers.PriorBand(prior_first="yes")

@@ -113,20 +113,11 @@ def draw(
 # -- prior config first --------------------------------------------------------------------------
 
 
-def test_prior_config_comes_first_and_only_once() -> None:
-    policy = PriorBandPolicy()
+def test_the_policy_leaves_the_prior_configuration_to_the_bracket_optimizer() -> None:
+    # PriorBand's first configuration (test_priorband.py) comes from BracketOptimizer's
+    # prior_first, shared with Hyperband; before any result the policy draws prior or random.
     empty = History(space=SPACE, seed=0)
-    config, source = policy.sample(empty, rungs=RUNGS, rung=0, rng=np.random.default_rng(0))
-    prior = {"x": 0.2, "y": 1e-3, "n": 20, "opt": "a", "tag": "k"}  # the priors, the constant
-    assert (config, source) == (prior, "prior_config")
-    # once a trial records it (even still pending), it is never proposed again
-    after = History(SPACE, 0, (trial(0, config, 1, status=PENDING, source="prior_config"),))
-    sources = {s for _, s in draw(policy, after, 0, 200)}
-    assert "prior_config" not in sources
-    assert {s for _, s in draw(PriorBandPolicy(prior_first=False), empty, 0, 200)} == {
-        "prior",
-        "random",
-    }
+    assert {s for _, s in draw(PriorBandPolicy(), empty, 0, 200)} == {"prior", "random"}
 
 
 # -- geometric weights ---------------------------------------------------------------------------
@@ -416,7 +407,6 @@ def test_same_seed_same_samples() -> None:
         ({"mutation_rate": 1.5}, "mutation_rate"),
         ({"mutation_std": 0.0}, "mutation_std"),
         ({"mutation_std": math.nan}, "mutation_std"),
-        ({"prior_first": "yes"}, "prior_first"),
         ({"weighting": "cubic"}, "weighting"),
         ({"split": "decay"}, "split"),
     ],

@@ -12,14 +12,14 @@ from tunewise.optimizers import make as make_optimizer
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.worker import Settings, Worker
-from tunewise.storage import Limits, RetryPolicy, Store, StudyStore
+from tunewise.storage import Limits, RetryPolicy, Store, StudyHandle
 from tunewise.trial import Suggestion, TrialStatus
 
 SPACE = tw.Space(x=tw.Float(-5.0, 5.0))
 QUICK_RETRIES = RetryPolicy(first_delay=0.05, max_delay=0.1)  # the grace after a restart: 0.1 s
 
 
-def make_study(tmp_path: Path, budget: Budget | None = None) -> StudyStore:
+def make_study(tmp_path: Path, budget: Budget | None = None) -> StudyHandle:
     store = Store.at(storage=str(tmp_path / "tunewise.db"), retry=QUICK_RETRIES)
     optimizer = make_optimizer("random_search")
     store.create_or_open_study(
@@ -33,7 +33,7 @@ def make_study(tmp_path: Path, budget: Budget | None = None) -> StudyStore:
     return store.study("s")
 
 
-def claim(study: StudyStore, x: float, worker: str) -> int:
+def claim(study: StudyHandle, x: float, worker: str) -> int:
     trial = study.claim(Suggestion(config={"x": x}, slot=str(x)), worker=worker, limits=Limits())
     assert trial.trial is not None
     return trial.trial.number

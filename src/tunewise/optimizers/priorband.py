@@ -95,7 +95,6 @@ class PriorBand(BracketOptimizer):
             eta=eta,
             mutation_rate=mutation_rate,
             mutation_std=mutation_std,
-            prior_first=prior_first,
             weighting=weighting,
             split=split,
         )

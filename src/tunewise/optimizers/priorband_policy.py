@@ -56,7 +56,6 @@ class PriorBandPolicy:
         eta: int = 3,
         mutation_rate: float = 0.5,
         mutation_std: float = 0.25,
-        prior_first: bool = True,
         weighting: str = "geometric",
         split: str = "dynamic",
     ) -> None:
@@ -68,8 +67,6 @@ class PriorBandPolicy:
             raise ValueError(
                 f"priorband: mutation_std must be a finite number > 0, not {mutation_std!r}"
             )
-        if not isinstance(prior_first, bool):
-            raise ValueError(f"priorband: prior_first must be True or False, not {prior_first!r}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"priorband: weighting must be one of {WEIGHTINGS}, not {weighting!r}")
         if split not in SPLITS:
@@ -77,14 +74,13 @@ class PriorBandPolicy:
         self.eta = eta
         self.mutation_rate = mutation_rate
         self.mutation_std = mutation_std
-        self.prior_first = prior_first
         self.weighting = weighting
         self.split = split
 
     def __repr__(self) -> str:
         return (
             f"PriorBandPolicy(eta={self.eta!r}, mutation_rate={self.mutation_rate!r}, "
-            f"mutation_std={self.mutation_std!r}, prior_first={self.prior_first!r}, "
+            f"mutation_std={self.mutation_std!r}, "
             f"weighting={self.weighting!r}, split={self.split!r})"
         )
 
@@ -96,16 +92,13 @@ class PriorBandPolicy:
         """A new configuration to start at rung index ``rung`` (the bracket's base rung) and where
         it came from: ``"prior_config"``, ``"prior"``, ``"incumbent"`` or ``"random"``.
 
-        The config holds the active parameters and the constants, never the fidelity. With
-        ``prior_first``, the prior's mode comes first, until some trial records
-        ``info["sampled_from"] == "prior_config"``. All randomness comes from ``rng``.
+        The config holds the active parameters and the constants, never the fidelity. The prior
+        configuration itself (``"prior_config"``, PriorBand's ``prior_first``) is put first by
+        :class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`, not here. All
+        randomness comes from ``rng``.
         """
         self._check_rungs(rungs, rung)
         space = history.space
-        if self.prior_first and not any(
-            t.info.get("sampled_from") == "prior_config" for t in history
-        ):
-            return space.prior_config(), "prior_config"
         probabilities = self.probabilities(history, rungs=rungs, rung=rung)
         source = SOURCES[int(rng.choice(len(SOURCES), p=[probabilities[s] for s in SOURCES]))]
         if source == "incumbent":

@@ -18,10 +18,10 @@ from typing import Any
 
 from tunewise.optimizers import Optimizer
 from tunewise.optimizers import make as make_registered
-from tunewise.optimizers.base import Capabilities, check_n, max_fidelity, rng_for
+from tunewise.optimizers.base import Capabilities, check_n
 from tunewise.optimizers.registry import construct
 from tunewise.space import Categorical, Float, Integer, Space
-from tunewise.trial import History, Suggestion, TrialStatus
+from tunewise.trial import History, Suggestion, TrialStatus, max_fidelity, rng_for
 
 SAMPLERS = ("tpe", "gp", "random")
 
