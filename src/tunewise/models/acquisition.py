@@ -39,7 +39,7 @@ from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
 from tunewise.models.gp import DTYPE, Encoding
-from tunewise.space.parameters import Categorical, Float, Integer
+from tunewise.space.parameters import Categorical
 
 ACQUISITIONS = ("log_ei", "qlog_nei")
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -64,7 +64,6 @@ class LogPrior(torch.nn.Module):
         self.numeric: list[tuple[int, float, float, float]] = []  # (column, mean, sd, log mass)
         self.categorical: list[tuple[int, Tensor]] = []  # (column, log(k p) per choice)
         for j, param in enumerate(encoding.space.searchable.values()):
-            assert isinstance(param, Float | Integer | Categorical)  # the searchable kinds
             if param.prior is None:
                 continue
             if isinstance(param, Categorical):

@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from tunewise.space import Space
-from tunewise.space.parameters import Categorical, Float, Integer
+from tunewise.space.parameters import Categorical
 from tunewise.trial import rng_for
 
 DTYPE = torch.float64
@@ -108,7 +108,6 @@ class Encoding:
                 cat_dims[j] = len(param.choices)
                 impute[j] = param.index(param.default)
                 continue
-            assert isinstance(param, Float | Integer)  # searchable: numbers and categoricals
             impute[j] = param.to_unit(param.default)
             lower, upper = param.lower, param.upper
             if isinstance(lower, int) and upper - lower < MAX_ENUMERATED_INTEGERS:

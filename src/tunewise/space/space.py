@@ -182,7 +182,7 @@ class Space:
         return cast(Fidelity, self._params[self._fidelity_name])
 
     @property
-    def searchable(self) -> dict[str, Parameter]:
+    def searchable(self) -> dict[str, Float | Integer | Categorical]:
         """The dimensions optimizers search: everything but the fidelity and constants."""
         return dict(self._searchable)
 
