@@ -2,7 +2,7 @@
 
 :class:`TcpProxy` forwards a local port to the server. It can cut every connection (what clients
 see when the server restarts), refuse new ones for a while (the server is down), and drop the
-server's reply to a COMMIT after the server has committed (a reply lost on the network), all
+server's reply to a commit after the server has committed (a reply lost on the network), all
 without disturbing the shared server or anyone else's connections. :func:`terminate_backends`
 ends the server side of a database's tunewise connections, the way an administrator would.
 """
@@ -10,6 +10,7 @@ ends the server side of a database's tunewise connections, the way an administra
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 
@@ -18,6 +19,9 @@ from tests.conftest import _admin_connect
 # The PostgreSQL wire message the server sends when a COMMIT has succeeded: CommandComplete
 # ("C", int32 length 11, "COMMIT\0").
 _COMMIT_COMPLETE = b"C\x00\x00\x00\x0bCOMMIT\x00"
+# A write statement run on its own (autocommit), which the server commits before it replies:
+# CommandComplete "UPDATE <n>" directly followed by ReadyForQuery "idle" (not in a transaction).
+_AUTOCOMMITTED_UPDATE = re.compile(rb"C\x00\x00\x00.UPDATE \d+\x00Z\x00\x00\x00\x05I", re.DOTALL)
 
 
 class TcpProxy:
@@ -62,7 +66,8 @@ class TcpProxy:
             _close(sock)
 
     def lose_commit_replies(self, n: int = 1) -> None:
-        """Let the next ``n`` COMMITs succeed on the server, then cut before the reply arrives."""
+        """Let the next ``n`` commits succeed on the server — a COMMIT, or an UPDATE run in
+        autocommit — then cut the connection before the reply arrives."""
         with self._lock:
             self._lose_commit_replies = n
 
@@ -88,7 +93,8 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
         try:
             while data := source.recv(65536):
-                if replies and _COMMIT_COMPLETE in data and self._take_commit_fault():
+                committed = _COMMIT_COMPLETE in data or _AUTOCOMMITTED_UPDATE.search(data)
+                if replies and committed and self._take_commit_fault():
                     break  # the server committed; the client never hears it
                 sink.sendall(data)
         except OSError:

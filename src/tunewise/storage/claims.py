@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tunewise.storage.engine import read_transaction, write_transaction
+from tunewise.storage.engine import autocommit, read_transaction, write_transaction
 from tunewise.storage.errors import StorageError
 from tunewise.storage.records import DEVICE_LENGTH, Claim, ClaimOutcome, Limits
 from tunewise.storage.rows import Row, dumps, finite_or_zero
@@ -322,13 +322,16 @@ def finish(
 
     The trial is read first (without a lock on PostgreSQL), which decides everything: a
     replay, an error, or the result's values. Then the counters and the trial change together
-    (on PostgreSQL in one statement, :data:`FINISH_IN_ONE_STATEMENT`) only if the trial is still
-    as read; if crash recovery changed it in between, the finish reads it again.
+    only if the trial is still as read; if crash recovery changed it in between, the finish
+    reads it again. On PostgreSQL that is one statement run on its own
+    (:data:`~tunewise.storage.statements.FINISH_IN_ONE_STATEMENT`, autocommit), so the study
+    row is locked for that statement and its commit only.
     """
     curve = dumps([list(p) for p in learning_curve])
     while True:
         try:
-            with write_transaction(engine) as conn:
+            # PostgreSQL: a read, then one statement that locks, writes and commits
+            with write_transaction(engine) if sqlite else autocommit(engine) as conn:
                 seq = lock_study(conn, study_id).seq + 1 if sqlite else None  # locked at BEGIN
                 row = (
                     conn.execute(SQL.trial_by_number, {"b_sid": study_id, "b_number": number})
@@ -378,7 +381,7 @@ def finish(
                     params.update(b_seen_status=row["status"], b_seen_worker=row["worker"])
                     seq = conn.execute(FINISH_IN_ONE_STATEMENT, params).scalar()
                     if seq is None:
-                        raise _Changed  # rolls back the counters too
+                        raise _Changed  # nothing was written
         except _Changed:
             continue
         break

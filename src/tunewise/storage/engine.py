@@ -80,3 +80,14 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A consistent snapshot for reads; takes no write lock."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+@contextlib.contextmanager
+def autocommit(engine: Engine) -> Iterator[Connection]:
+    """PostgreSQL: each statement its own transaction, committed by the server before it replies.
+
+    A row lock that a statement takes is then held for that statement (and its commit) only,
+    never across a round trip to a client that may be waiting for a CPU.
+    """
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")

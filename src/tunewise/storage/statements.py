@@ -179,26 +179,20 @@ def claim_first_free(candidates: int) -> Update:
 
 
 def _finish_in_one_statement() -> Update:
-    """PostgreSQL: a finish as one statement: the counters (locking the study row) and the
-    trial's result, ``WHERE`` the trial is still as the finish read it (status and worker);
-    no row back means it changed in between (crash recovery), and the finish reads again."""
-    counters = (
-        update(S)
-        .where(S.c.id == bindparam("b_sid"))
-        .values(
-            seq=S.c.seq + 1,
-            n_live=S.c.n_live + bindparam("b_live"),
-            n_finished=S.c.n_finished + 1,
-            cost_spent=S.c.cost_spent + bindparam("b_cost_units"),
-            fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
-        )
-        .returning(S.c.id, S.c.seq)
-        .cte("counters")
-    )
-    return (
+    """PostgreSQL: a finish as one statement, run on its own (autocommit).
+
+    It locks the study row (``FOR UPDATE`` returns its newest version after the wait),
+    records the result in the trial — ``WHERE`` the trial is still as the finish read it
+    (status and worker), re-checked on its newest version — with the next ``seq``, and
+    advances the counters only if the trial changed. No row back: the trial changed since the
+    read (crash recovery), nothing was written, and the finish reads it again.
+    """
+    locked = select(S.c.id, S.c.seq).where(S.c.id == bindparam("b_sid")).with_for_update()
+    locked_cte = locked.cte("locked")
+    finished = (
         update(T)
         .where(
-            T.c.study_id == counters.c.id,
+            T.c.study_id == locked_cte.c.id,
             T.c.id == bindparam("b_id"),
             T.c.status == bindparam("b_seen_status"),
             T.c.worker.is_not_distinct_from(bindparam("b_seen_worker", type_=T.c.worker.type)),
@@ -213,9 +207,22 @@ def _finish_in_one_statement() -> Update:
             worker=bindparam("b_worker"),
             finished_at=bindparam("b_now"),
             heartbeat=bindparam("b_now"),
-            seq=counters.c.seq,
+            seq=locked_cte.c.seq + 1,
         )
-        .returning(T.c.seq)
+        .returning(T.c.study_id, T.c.seq)
+        .cte("finished")
+    )
+    return (
+        update(S)
+        .where(S.c.id == finished.c.study_id)
+        .values(
+            seq=finished.c.seq,
+            n_live=S.c.n_live + bindparam("b_live"),
+            n_finished=S.c.n_finished + 1,
+            cost_spent=S.c.cost_spent + bindparam("b_cost_units"),
+            fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
+        )
+        .returning(finished.c.seq)
     )
 
 
