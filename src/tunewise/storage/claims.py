@@ -21,11 +21,11 @@ from tunewise.storage.errors import StorageError
 from tunewise.storage.records import DEVICE_LENGTH, Claim, ClaimOutcome, Limits
 from tunewise.storage.rows import Row, dumps, finite_or_zero
 from tunewise.storage.statements import (
+    CLAIM_FIRST_FREE,
     FINISH_IN_ONE_STATEMENT,
     SQL,
     S,
     T,
-    claim_first_free,
     lock_study,
 )
 from tunewise.trial import Suggestion, Trial, TrialStatus
@@ -71,7 +71,7 @@ def claim(
     reply); when every slot is taken it answers ``CONFLICT`` at once. The rest is short. On
     SQLite (which locks the file from BEGIN) the check is repeated under the lock. On
     PostgreSQL the study row is locked (the budget is checked against its totals) and one
-    statement, :func:`~tunewise.storage.statements.claim_first_free`, inserts the first
+    statement, :data:`~tunewise.storage.statements.CLAIM_FIRST_FREE`, inserts the first
     suggestion still free and advances the counters; then COMMIT. A refused claim rolls back:
     it wrote nothing.
     """
@@ -97,19 +97,18 @@ def claim(
                 first, ours = chosen
                 if ours is not None:
                     return _replay(conn, study_id, ours, first, to_trial)
+                # the slots taken at the read stay taken: offer the others, in order
+                offered = [
+                    {"idx": i, **candidate(i)}
+                    for i in range(first, len(slots))
+                    if slots[i] not in taken
+                ]
+                params = {"b_sid": study_id, "b_offered": json.dumps(offered)}
                 totals = lock_study(conn, study_id)
                 if limits.exhausted_for_new(totals):
                     raise _Refused(Claim(ClaimOutcome.BUDGET))
-                # the slots taken at the read stay taken: offer the others, in order
-                offered = [i for i in range(first, len(slots)) if slots[i] not in taken]
-                number, seq = totals.next_number, totals.seq + 1
-                params: dict[str, Any] = {"b_sid": study_id, "b_number": number, "b_seq": seq}
-                for position, index in enumerate(offered):
-                    params.update(
-                        (f"c{position}_{name}", value) for name, value in candidate(index).items()
-                    )
-                slot = conn.execute(claim_first_free(len(offered)), params).scalar()
-                if slot is None:  # all taken while this claim waited for the lock
+                inserted = conn.execute(CLAIM_FIRST_FREE, params).first()
+                if inserted is None:  # all taken while this claim waited for the lock
                     raise _Refused(Claim(ClaimOutcome.CONFLICT))
         except _Refused as refused:
             return refused.claim
@@ -117,8 +116,8 @@ def claim(
             if _violated(exc) != "uq_tw_trials_slot":
                 raise
             continue
-        index = slots.index(slot)
-        values = {**candidate(index), "number": number, "seq": seq}
+        index = slots.index(inserted.slot)
+        values = {**candidate(index), "number": inserted.number, "seq": inserted.seq}
         return Claim(ClaimOutcome.CLAIMED, to_trial(values), index)
     return Claim(ClaimOutcome.CONFLICT)  # pragma: no cover
 

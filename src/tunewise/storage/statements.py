@@ -6,19 +6,22 @@ statement), so the per-trial statements are built here once and only executed pe
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BindParameter,
     ColumnElement,
     Connection,
+    Integer,
+    Text,
     Update,
     bindparam,
     cast,
-    literal,
+    column,
+    func,
     select,
-    union_all,
+    true,
     update,
 )
 
@@ -129,53 +132,53 @@ def _typed(name: str, column: str) -> ColumnElement[Any]:
     return cast(bindparam(name), T.c[column].type)
 
 
-@functools.cache
-def claim_first_free(candidates: int) -> Update:
+def _claim_first_free() -> Update:
     """PostgreSQL: a claim's write, once :func:`lock_study` holds the study row.
 
-    Inserts the first of ``candidates`` new trials (bound as ``c<i>_<column>``) whose slot is
-    not taken, as trial ``b_number`` with ``b_seq``, and advances the counters by it, in one
-    statement: a data-modifying CTE inserts, and the counters' UPDATE joins its RETURNING. Its
-    snapshot is taken when it starts, after the lock was granted, so it holds every claim
-    committed before; every writer of slots holds that lock, so the test is exact. No row
-    back: every slot was taken while this claim waited for the lock.
+    The offered suggestions come as one JSON array (``b_offered``: objects with ``idx`` and the
+    new trial's columns but ``study_id``), built before the lock. One statement inserts the
+    first whose slot is not taken — as the study's next number, with the next ``seq`` — and
+    advances the counters from the insert's RETURNING. Its snapshot is taken when it starts,
+    after the lock was granted, so it holds every claim committed before, and every writer of
+    slots or counters holds that lock: the test is exact. No row back: every slot was taken
+    while this claim waited for the lock.
     """
-    rows = [
-        select(
-            literal(index).label("idx"),
-            *(_typed(f"c{index}_{column}", column).label(column) for column in NEW_TRIAL_COLUMNS),
-        )
-        for index in range(candidates)
-    ]
-    offered = (union_all(*rows) if candidates > 1 else rows[0]).subquery("offered")
-    taken = select(T.c.id).where(T.c.study_id == bindparam("b_sid"), T.c.slot == offered.c.slot)
+    columns = [c for c in NEW_TRIAL_COLUMNS if c != "study_id"]
+    offered = (
+        func.json_to_recordset(cast(bindparam("b_offered", type_=Text), JSON))
+        .table_valued(column("idx", Integer), *(column(c, T.c[c].type) for c in columns))
+        .render_derived(name="offered", with_types=True)
+    )
+    study = select(S.c.id, S.c.next_number, S.c.seq).where(S.c.id == bindparam("b_sid")).cte()
+    taken = select(T.c.id).where(T.c.study_id == study.c.id, T.c.slot == offered.c.slot)
     first_free = (
-        select(
-            *(offered.c[column] for column in NEW_TRIAL_COLUMNS),
-            bindparam("b_number", type_=T.c.number.type),
-            bindparam("b_seq", type_=T.c.seq.type),
-        )
+        select(study.c.id, *(offered.c[c] for c in columns), study.c.next_number, study.c.seq + 1)
+        .select_from(offered)
+        .join(study, true())
         .where(~taken.exists())
         .order_by(offered.c.idx)
         .limit(1)
     )
     inserted = (
         T.insert()
-        .from_select([*NEW_TRIAL_COLUMNS, "number", "seq"], first_free)
-        .returning(T.c.study_id, T.c.slot, T.c.fidelity_increment)
+        .from_select(["study_id", *columns, "number", "seq"], first_free)
+        .returning(T.c.study_id, T.c.number, T.c.seq, T.c.slot, T.c.fidelity_increment)
         .cte("inserted")
     )
     return (
         update(S)
         .where(S.c.id == inserted.c.study_id)
         .values(
-            seq=bindparam("b_seq"),
-            next_number=S.c.next_number + 1,
+            seq=inserted.c.seq,
+            next_number=inserted.c.number + 1,
             n_live=S.c.n_live + 1,
             fidelity_claimed=S.c.fidelity_claimed + inserted.c.fidelity_increment,
         )
-        .returning(inserted.c.slot)
+        .returning(inserted.c.number, inserted.c.seq, inserted.c.slot)
     )
+
+
+CLAIM_FIRST_FREE = _claim_first_free()
 
 
 def _finish_in_one_statement() -> Update:
