@@ -4,7 +4,8 @@ SQLite: WAL mode so readers never block the writer, and ``BEGIN IMMEDIATE`` for 
 so two workers never deadlock upgrading a read lock. PostgreSQL: ordinary (read committed)
 transactions; the study row holds the study's counters, and whoever changes them holds its row
 lock until COMMIT, which is what orders the study's changes (see :mod:`tunewise.storage.schema`).
-Claims and finishes take that lock in their last statement (:mod:`tunewise.storage.claims`).
+A claim takes that lock just before its one write statement, a finish inside its only statement
+(run in autocommit): see :mod:`tunewise.storage.claims`.
 """
 
 from __future__ import annotations
