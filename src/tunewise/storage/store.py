@@ -210,7 +210,7 @@ class Store(TrialStore):
         raise StorageError(f"could not create or open study {name!r}")  # pragma: no cover
 
     def study(self, name: str) -> StudyStore:
-        return StudyStore(self, self.open_study(name))
+        return StudyStore(self, self.open_study(name), engine=self.engine, retrying=self)
 
 
 def _check_compatible(

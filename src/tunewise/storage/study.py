@@ -10,23 +10,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Engine, select
 
 from tunewise.storage import claims, recovery
-from tunewise.storage.base import StudyHandle
+from tunewise.storage.base import StudyHandle, TrialStore
 from tunewise.storage.cache import TrialCache
 from tunewise.storage.engine import read_transaction
 from tunewise.storage.records import Claim, Limits, StudyRecord, Totals
-from tunewise.storage.retry import retried
+from tunewise.storage.retry import Retrying, retried
 from tunewise.storage.rows import Row, dumps, totals_from_row, trial_from_row
 from tunewise.storage.statements import SQL, S
 from tunewise.storage.urls import is_sqlite
 from tunewise.trial import History, Suggestion, Trial, TrialStatus, fidelity_units
-
-if TYPE_CHECKING:
-    from tunewise.storage.store import Store
 
 R = TypeVar("R")
 
@@ -34,10 +31,15 @@ R = TypeVar("R")
 class StudyStore(StudyHandle):
     """One study's trials as seen by one worker, with an incremental cache of the trial table."""
 
-    def __init__(self, store: Store, record: StudyRecord) -> None:
+    def __init__(
+        self, store: TrialStore, record: StudyRecord, *, engine: Engine, retrying: Retrying
+    ) -> None:
+        """A handle on ``record``'s study of ``store``, whose ``engine`` it runs on and whose
+        ``retrying`` runs each of its transactions through transient faults."""
         self._store = store
         self._record = record
-        self._engine = store.engine
+        self._engine = engine
+        self._retrier = retrying
         self._id = record.id
         self._sqlite = is_sqlite(store.url)
         fidelity = record.space.fidelity
@@ -49,11 +51,11 @@ class StudyStore(StudyHandle):
         return self._record
 
     @property
-    def store(self) -> Store:
+    def store(self) -> TrialStore:
         return self._store
 
     def _retrying(self, what: str, operation: Callable[[], R]) -> R:
-        return self._store._retrying(what, operation)
+        return self._retrier._retrying(what, operation)
 
     # -- reads ----------------------------------------------------------------------------------
 
