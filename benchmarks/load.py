@@ -165,22 +165,15 @@ class CallTimer:
 
 
 def tunewise_worker(url: str, study: str, root: str, ready: Any, go: Any, out: str) -> None:
-    """One tunewise worker process, as ``tw.run(workers=N)`` starts it (runtime/local.py)."""
-    from tunewise.optimizers import make as make_optimizer
-    from tunewise.runtime.worker import Settings, Worker
+    """One tunewise worker process, as ``tw.run(workers=N)`` starts it (runtime/attach.py)."""
+    from tunewise.runtime.attach import attach
     from tunewise.storage import Store
 
     timer = CallTimer()
     with Store(url) as store:
         study_store = store.study(study)
-        optimizer = make_optimizer(study_store.record.optimizer)
-        worker = Worker(
-            study=study_store,
-            evaluate=tunewise_objective,
-            optimizer=optimizer,
-            settings=Settings.from_stored(study_store.record.settings),
-            root=root,
-        )
+        worker = attach(study_store, root=root, evaluate=tunewise_objective)
+        optimizer = worker.optimizer
         timer.wrap(study_store, TUNEWISE_PHASES)
         timer.wrap(optimizer, ["ask"])
         ready.release()
