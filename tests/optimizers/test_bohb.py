@@ -58,6 +58,7 @@ def test_registered_with_hpbandster_defaults() -> None:
         "min_bandwidth": 1e-3,
         "min_points_in_model": None,
         "prior_first": False,
+        "prior_first_fidelity": "min",
     }
     assert bohb.min_points(SPACE) == 4  # d + 1
     assert BOHB(min_points_in_model=2).min_points(SPACE) == 4  # raised to its lower limit

@@ -12,6 +12,7 @@ import tunewise as tw
 from tests.optimizers import loop
 from tunewise import optimizers
 from tunewise.optimizers.brackets import Rungs
+from tunewise.optimizers.priorband_policy import incumbent_active
 from tunewise.trial import History, Trial, TrialStatus
 
 SPACE27 = tw.Space(x=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 27))
@@ -297,6 +298,114 @@ def test_prior_first_is_a_validated_registered_parameter(name) -> None:
     assert optimizer.prior_first is True and optimizers.make(optimizer.spec()) == optimizer
     with pytest.raises(ValueError, match=f"{name}: prior_first must be True or False"):
         cls(prior_first="yes")
+
+
+# -- prior_first_fidelity="max": the prior configuration once at full fidelity, outside the brackets
+
+PRIOR_USERS = [*BRACKET_OPTIMIZERS, "priorband"]
+SYNCHRONOUS = {"successive_halving", "hyperband", "bohb", "priorband"}
+
+
+def _at_max(name: str, **params: object) -> dict[str, object]:
+    return {"name": name, "prior_first": True, "prior_first_fidelity": "max", **params}
+
+
+def _shape(trials: list[Trial]) -> list[tuple[object, ...]]:
+    """What the schedule decided, whatever was sampled: fidelity, rung, bracket, promoted?"""
+    return [
+        (t.fidelity, t.info["rung"], t.info.get("bracket"), t.previous_trial is not None)
+        for t in trials
+    ]
+
+
+@pytest.mark.parametrize("name", PRIOR_USERS)
+def test_prior_first_at_max_fidelity_then_the_brackets_as_without_it(name) -> None:
+    optimizer = optimizers.make(_at_max(name))
+    first = loop.run_sequentially(optimizer, space=PRIOR27, loss=_mixed_loss, n=80, seed=2)
+    plain_spec = {"name": name, "prior_first": False}
+    plain = loop.run_sequentially(
+        optimizers.make(plain_spec), space=PRIOR27, loss=_mixed_loss, n=79, seed=2
+    )
+    prior = first[0]
+    assert dict(prior.config) == {"x": 0.8, "opt": "sgd"} and prior.previous_trial is None
+    assert (prior.fidelity, prior.info["rung"]) == (27, 3) and "bracket" not in prior.info
+    assert prior.slot == f"{optimizer.tag}:prior" and prior.info["sampled_from"] == "prior_config"
+    assert [t.info["sampled_from"] for t in first].count("prior_config") == 1
+    assert len({t.slot for t in first}) == len(first), "a slot was used twice"
+    assert all(t.previous_trial != 0 for t in first), "the full-fidelity prior was promoted"
+    if name in SYNCHRONOUS:  # the brackets' decisions are those of a run without prior_first
+        assert _shape(first[1:]) == _shape(plain)
+    again = loop.run_sequentially(optimizer, space=PRIOR27, loss=_mixed_loss, n=80, seed=2)
+    assert [(dict(t.config), t.fidelity, t.slot) for t in again] == [
+        (dict(t.config), t.fidelity, t.slot) for t in first
+    ]
+
+
+@pytest.mark.parametrize("name", PRIOR_USERS)
+def test_prior_at_max_in_a_batch_and_while_it_runs_elsewhere(name) -> None:
+    optimizer = optimizers.make(_at_max(name))
+    empty = History(space=PRIOR27, seed=1)
+    batch = optimizer.ask(empty, 4)
+    assert batch[0].slot == f"{optimizer.tag}:prior" and batch[0].fidelity == 27
+    assert all(s.fidelity < 27 or name == "asha" for s in batch[1:])
+    assert all(s.info["sampled_from"] != "prior_config" for s in batch[1:])
+    assert len({s.slot for s in batch}) == 4 and optimizer.ask(empty, 4) == batch
+    running = Trial(
+        number=0,
+        config=batch[0].config,
+        status=TrialStatus.RUNNING,
+        fidelity=batch[0].fidelity,
+        slot=batch[0].slot,
+        info=batch[0].info,
+    )
+    (s,) = optimizer.ask(History(space=PRIOR27, seed=1, trials=(running,)), 1)
+    assert s.slot != running.slot and s.info["sampled_from"] != "prior_config"
+
+
+@pytest.mark.parametrize("name", PRIOR_USERS)
+def test_a_failed_prior_at_max_is_not_retried_and_the_search_goes_on(name) -> None:
+    optimizer = optimizers.make(_at_max(name))
+    trials = loop.run_sequentially(
+        optimizer, space=PRIOR27, loss=_mixed_loss, n=40, seed=3, fail=lambda n, s: n % 2 == 0
+    )
+    assert len(trials) == 40 and trials[0].status is TrialStatus.FAILED
+    assert [t.info["sampled_from"] for t in trials].count("prior_config") == 1
+    for t in trials:
+        PRIOR27.validate_config(dict(t.config))
+        assert 1 <= t.fidelity <= 27 and (t.previous_trial is None or t.previous_trial % 2 == 1)
+
+
+def test_the_full_fidelity_prior_result_is_a_top_rung_result_for_priorband() -> None:
+    # PriorBand's incumbent activation needs a success at the top rung. Just before the first
+    # bracket's own top-rung trial, "max" already has one (the prior) and "min" has none.
+    def before_first_bracket_top(where: str) -> History:
+        spec = {"name": "priorband", "prior_first_fidelity": where}
+        trials = run_sequentially(optimizers.make(spec), space=PRIOR27, n=60, seed=0)
+        top = next(i for i, t in enumerate(trials) if t.fidelity == 27 and "bracket" in t.info)
+        return History(space=PRIOR27, seed=0, trials=tuple(trials[:top]))
+
+    rungs = Rungs.of(PRIOR27.fidelity, eta=3)
+    at_max, at_min = before_first_bracket_top("max"), before_first_bracket_top("min")
+    assert at_max.trials[0].fidelity == 27 and incumbent_active(at_max, rungs)
+    assert at_min.trials[0].fidelity == 1 and not incumbent_active(at_min, rungs)
+
+
+@pytest.mark.parametrize("name", PRIOR_USERS)
+def test_prior_first_fidelity_is_a_validated_registered_parameter(name) -> None:
+    cls = optimizers.get(name)
+    assert cls().get_params()["prior_first_fidelity"] == "min"
+    optimizer = optimizers.make(_at_max(name))
+    assert optimizer.prior_first_fidelity == "max"
+    assert optimizers.make(optimizer.spec()) == optimizer and optimizer.spec() == {
+        **cls().spec(),
+        **_at_max(name),
+    }
+    with pytest.raises(ValueError, match=rf"{name}: prior_first_fidelity must be one of \("):
+        cls(prior_first=True, prior_first_fidelity="top")
+    with pytest.raises(ValueError, match=f"{name}: prior_first_fidelity must be one of"):
+        cls(prior_first=True, prior_first_fidelity=27)
+    with pytest.raises(ValueError, match=f"{name}: prior_first_fidelity='max' needs prior_first"):
+        cls(prior_first=False, prior_first_fidelity="max")
 
 
 def test_bad_parameters_are_clear_errors() -> None:

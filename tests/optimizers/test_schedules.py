@@ -49,6 +49,11 @@ def test_an_unknown_base_names_the_known_ones() -> None:
 def test_the_plain_bracket_optimizers_keep_their_parameters() -> None:
     for name in schedules.BASES:
         optimizer = optimizers.make({"name": name, "eta": 2, "early_stopping_rate": 1})
-        params = {"eta": 2, "early_stopping_rate": 1, "prior_first": False}
+        params = {
+            "eta": 2,
+            "early_stopping_rate": 1,
+            "prior_first": False,
+            "prior_first_fidelity": "min",
+        }
         assert optimizer.get_params() == params
         assert optimizer.spec() == {"name": name, **params}

@@ -65,7 +65,8 @@ def _number(value: Any) -> bool:
 class BOHB(BracketOptimizer):
     """Hyperband whose new configurations come from a TPE model of the largest fitted fidelity.
 
-    ``prior_first=True`` evaluates the space's prior configuration first (see
+    ``prior_first=True`` evaluates the space's prior configuration first, at the lowest rung or,
+    with ``prior_first_fidelity="max"``, at the maximum fidelity (see
     :class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`); off by default (HpBandSter).
     """
 
@@ -85,10 +86,12 @@ class BOHB(BracketOptimizer):
         min_bandwidth: float = 1e-3,
         min_points_in_model: int | None = None,
         prior_first: bool = False,
+        prior_first_fidelity: str = "min",
     ) -> None:
         self.eta = eta
         self.early_stopping_rate = early_stopping_rate
         self.prior_first = prior_first
+        self.prior_first_fidelity = prior_first_fidelity
         self.top_n_percent = top_n_percent
         self.num_samples = num_samples
         self.random_fraction = random_fraction

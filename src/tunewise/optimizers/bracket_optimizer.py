@@ -17,9 +17,12 @@ import numpy as np
 from tunewise.optimizers import schedules
 from tunewise.optimizers.base import Capabilities, Optimizer, check_n
 from tunewise.optimizers.brackets import Rungs
-from tunewise.optimizers.schedules import Schedule
+from tunewise.optimizers.schedules import Decision, Schedule
 from tunewise.space import Space
 from tunewise.trial import History, Suggestion, Trial, TrialStatus, rng_for
+
+PRIOR_FIRST_FIDELITIES: tuple[str, ...] = ("min", "max")
+"""Where ``prior_first`` evaluates the prior configuration: the schedule's rung, or the top."""
 
 
 class BracketOptimizer(Optimizer):
@@ -35,6 +38,17 @@ class BracketOptimizer(Optimizer):
     comes once per study, until some trial records that source. With it, "Hyperband, prior
     configuration first" is the baseline that shows what PriorBand gains beyond evaluating the
     prior once.
+
+    ``prior_first_fidelity`` (one of :data:`PRIOR_FIRST_FIDELITIES`, default ``"min"``): where
+    that prior configuration is evaluated. ``"min"`` is the above: it takes the first new slot the
+    schedule offers, at that bracket's base rung (the lowest for Hyperband, SH and ASHA).
+    ``"max"`` evaluates it once at the maximum fidelity (the top rung), before anything else, in a
+    slot of its own (``{tag}:prior``) outside every bracket: the brackets then run as without
+    ``prior_first``, their new configurations sampled as usual. A researcher's own configuration
+    trained fully is the baseline they would run anyway, and a low rung can misjudge it. Its result
+    is a top-rung result like any other for whatever reads the History (PriorBand's incumbent
+    activation and prior/incumbent split, BOHB's model), but it is never promoted from or counted
+    in a bracket's rungs. ``"max"`` needs ``prior_first=True``.
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -46,13 +60,20 @@ class BracketOptimizer(Optimizer):
     eta: int
     early_stopping_rate: int
     prior_first: bool
+    prior_first_fidelity: str
 
     def __init__(
-        self, *, eta: int = 3, early_stopping_rate: int = 0, prior_first: bool = False
+        self,
+        *,
+        eta: int = 3,
+        early_stopping_rate: int = 0,
+        prior_first: bool = False,
+        prior_first_fidelity: str = "min",
     ) -> None:
         self.eta = eta
         self.early_stopping_rate = early_stopping_rate
         self.prior_first = prior_first
+        self.prior_first_fidelity = prior_first_fidelity
         self._check()
 
     def _check(self) -> None:
@@ -66,6 +87,17 @@ class BracketOptimizer(Optimizer):
         if not isinstance(self.prior_first, bool):
             raise ValueError(
                 f"{self.name}: prior_first must be True or False, not {self.prior_first!r}"
+            )
+        where = self.prior_first_fidelity
+        if not isinstance(where, str) or where not in PRIOR_FIRST_FIDELITIES:
+            raise ValueError(
+                f"{self.name}: prior_first_fidelity must be one of {PRIOR_FIRST_FIDELITIES}, "
+                f"not {where!r}"
+            )
+        if where == "max" and not self.prior_first:
+            raise ValueError(
+                f"{self.name}: prior_first_fidelity='max' needs prior_first=True "
+                "(it says where the prior configuration is evaluated)"
             )
 
     def rungs(self, space: Space) -> Rungs:
@@ -94,6 +126,13 @@ class BracketOptimizer(Optimizer):
             t.info.get("sampled_from") == "prior_config" for t in history
         )
 
+    def _prior_at_max(self, history: History, rungs: Rungs) -> Decision | None:
+        """With ``prior_first_fidelity="max"``, while the prior configuration is due: its decision,
+        a new configuration at the top rung in its own slot and no bracket (``bracket=-1``)."""
+        if self.prior_first_fidelity != "max" or not self.prior_config_due(history):
+            return None
+        return Decision(schedules.prior_slot(self.tag), rungs.top, bracket=-1)
+
     def ask(self, history: History, n: int = 1) -> list[Suggestion]:
         check_n(n)
         rungs = self.rungs(history.space)
@@ -103,7 +142,9 @@ class BracketOptimizer(Optimizer):
         for i in range(n):
             view = history if i == 0 else History(history.space, history.seed, tuple(trials))
             key = view.next_number
-            decision = schedule.next(view, rng_for(view.seed, key, 0))
+            decision = self._prior_at_max(view, rungs) or schedule.next(
+                view, rng_for(view.seed, key, 0)
+            )
             if decision is None:
                 break
             fidelity = rungs.fidelities[decision.rung]
@@ -119,7 +160,9 @@ class BracketOptimizer(Optimizer):
             else:
                 config, previous = decision.previous.config, decision.previous
                 sample_info = {"sampled_from": "promotion"}
-            info = {**sample_info, "rung": decision.rung, "bracket": decision.bracket}
+            info = {**sample_info, "rung": decision.rung}
+            if decision.bracket >= 0:  # the prior configuration at max fidelity is in none
+                info["bracket"] = decision.bracket
             suggestion = Suggestion(
                 config=config,
                 slot=decision.slot,

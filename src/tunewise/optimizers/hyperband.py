@@ -8,7 +8,9 @@ kept together in this one file (name, slot tag, schedule) instead of four near-i
 optimizers with logic of their own over the same schedules (PriorBand, BOHB) keep their own files.
 All four take ``eta`` (default 3), ``early_stopping_rate`` (default 0) and ``prior_first``
 (default False: with True, the first configuration is the space's prior configuration, as in
-PriorBand; see :class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`).
+PriorBand) and ``prior_first_fidelity`` (``"min"``, default, or ``"max"``: that configuration at
+the maximum fidelity, outside the brackets; see
+:class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`).
 """
 
 from __future__ import annotations

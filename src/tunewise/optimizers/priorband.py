@@ -2,11 +2,11 @@
 
 New configurations come from :class:`~tunewise.optimizers.priorband_policy.PriorBandPolicy`
 (uniform, the user's prior, or a mutated incumbent, in proportions that follow the evidence), and
-the prior configuration itself is evaluated first. The bracket schedule is Hyperband's by default,
-or successive halving's, ASHA's or asynchronous Hyperband's (``base=``, a name from
-:data:`tunewise.optimizers.schedules.BASES`). Every trial records why it
-was tried in ``info["sampled_from"]``: ``prior_config``, ``prior``, ``incumbent``, ``random`` or
-``promotion``.
+the prior configuration itself is evaluated first (at the bracket's base rung, or once at the
+maximum fidelity with ``prior_first_fidelity="max"``). The bracket schedule is Hyperband's by
+default, or successive halving's, ASHA's or asynchronous Hyperband's (``base=``, a name from
+:data:`tunewise.optimizers.schedules.BASES`). Every trial records why it was tried in
+``info["sampled_from"]``: ``prior_config``, ``prior``, ``incumbent``, ``random`` or ``promotion``.
 
 **PriorBand+BO** (``model_based=True``; ALGORITHMS.md §4, NePS-old's variant): once the fidelity
 spent by finished trials (:func:`~tunewise.optimizers.priorband_policy.fidelity_spent`) reaches
@@ -61,6 +61,7 @@ class PriorBand(BracketOptimizer):
         mutation_rate: float = 0.5,
         mutation_std: float = 0.25,
         prior_first: bool = True,
+        prior_first_fidelity: str = "min",
         weighting: str = "geometric",
         split: str = "dynamic",
         model_based: bool = False,
@@ -72,6 +73,7 @@ class PriorBand(BracketOptimizer):
         self.mutation_rate = mutation_rate
         self.mutation_std = mutation_std
         self.prior_first = prior_first
+        self.prior_first_fidelity = prior_first_fidelity
         self.weighting = weighting
         self.split = split
         self.model_based = model_based

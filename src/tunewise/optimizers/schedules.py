@@ -7,7 +7,9 @@ two workers can never make the same promotion, and all bookkeeping is recomputed
 slots: no hidden state, and a crashed run resumes by itself.
 
 Slots: ``{tag}:new:{bracket}:{index}`` starts a configuration; ``{tag}:up:{config}:{rung}``
-promotes configuration ``config`` (the number of the trial that first evaluated it) to ``rung``.
+promotes configuration ``config`` (the number of the trial that first evaluated it) to ``rung``;
+``{tag}:prior`` is the prior configuration evaluated at the maximum fidelity outside every bracket
+(``prior_first_fidelity="max"``), which the schedules leave out of their tables.
 
 The four schedules have names, :data:`BASES`, and :func:`make` builds one by name: the plain bracket
 optimizers (:mod:`tunewise.optimizers.hyperband`), PriorBand (``base=``) and BOHB all take their
@@ -79,7 +81,10 @@ class Table:
         for trial in trials:
             if trial.slot is None or not trial.slot.startswith(tag + ":"):
                 continue  # crashed rows hand their slot to their retry; foreign slots are ignored
-            _, kind, a, b = trial.slot.split(":")
+            parts = trial.slot.split(":")
+            if parts[1:] == ["prior"]:
+                continue  # the prior configuration at max fidelity belongs to no bracket
+            _, kind, a, b = parts
             if kind == "new":
                 bracket_of[trial.number] = int(a)
                 rung = rungs.rung_of(trial.fidelity)
@@ -109,6 +114,10 @@ def new_slot(tag: str, bracket: int, index: int) -> str:
 
 def promotion_slot(tag: str, config: int, rung: int) -> str:
     return f"{tag}:up:{config}:{rung}"
+
+
+def prior_slot(tag: str) -> str:
+    return f"{tag}:prior"
 
 
 class SynchronousSchedule:
