@@ -16,8 +16,17 @@ piBO (Hvarfner et al. 2022) wraps either in ``PriorGuidedAcquisitionFunction`` w
 :class:`LogPrior`: ``log acq(x) + (beta / n) * log pi(x)``.
 
 The optimizer: continuous dimensions by L-BFGS-B from the best of ``raw_samples`` random points,
-``restarts`` times; categoricals and integers (snapped to their allowed values) by BoTorch's
-alternating discrete local search / continuous steps (``optimize_acqf_mixed_alternating``).
+``restarts`` times, plus starts at and around the incumbents (below); categoricals and integers
+(snapped to their allowed values) by BoTorch's alternating discrete local search / continuous
+steps (``optimize_acqf_mixed_alternating``).
+
+Starts near the incumbents: late in a run the maximizer of EI is a narrow peak next to the best
+observed points, which random starts (picked by Boltzmann sampling on their acquisition value)
+rarely land in, so BO stops short of the optimum by a few digits. Like Optuna's GP sampler (local
+search warm-started at the best trial) and BoTorch's ``sample_around_best`` initial-condition
+heuristic, each incumbent is also a start, as is one Gaussian perturbation of it (sd
+``LOCAL_SIGMA`` of the unit range); these are extra L-BFGS starts, so the random ones still cover
+the cube. Continuous spaces only: ``optimize_acqf_mixed_alternating`` takes no starting points.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from botorch.acquisition.analytic import LogExpectedImprovement
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.prior_guided import PriorGuidedAcquisitionFunction
 from botorch.models.model import Model
+from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.optim.optimize import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling.normal import SobolQMCNormalSampler
@@ -43,6 +53,7 @@ from tunewise.space.parameters import Categorical
 
 ACQUISITIONS = ("log_ei", "qlog_nei")
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+LOCAL_SIGMA = 0.01  # sd of the perturbed start around each incumbent, in unit-range units
 
 
 def _phi(z: float) -> float:
@@ -141,9 +152,21 @@ def condition_on_lies(model: Model, pending: Tensor, lie: float) -> Model:
 
 
 def optimize(
-    acq: AcquisitionFunction, encoding: Encoding, *, restarts: int, raw_samples: int, seed: int
+    acq: AcquisitionFunction,
+    encoding: Encoding,
+    *,
+    restarts: int,
+    raw_samples: int,
+    seed: int,
+    incumbents: Tensor | None = None,
 ) -> Tensor:
-    """The maximizer of ``acq`` over the space, shape (d,) in model coordinates."""
+    """The maximizer of ``acq`` over the space, shape (d,) in model coordinates.
+
+    ``incumbents`` (k, d), model coordinates: the best observed points; each, and one perturbation
+    of it, become extra starts of the continuous optimizer (module docstring). Every random draw
+    comes from torch's RNG seeded with ``seed`` inside a forked RNG state, so results are
+    reproducible and global state is untouched.
+    """
     bounds = encoding.bounds()
     cat_dims = {j: list(range(k)) for j, k in encoding.cat_dims.items() if k > 1}
     fixed = {j: 0.0 for j, k in encoding.cat_dims.items() if k == 1}
@@ -171,12 +194,38 @@ def optimize(
                 },
             )
         else:
+            starts = None
+            if incumbents is not None and len(incumbents):
+                starts = torch.cat(
+                    [
+                        gen_batch_initial_conditions(
+                            acq,
+                            bounds,
+                            q=1,
+                            num_restarts=restarts,
+                            raw_samples=raw_samples,
+                            options={"seed": seed},
+                        ),
+                        _local_starts(incumbents.to(bounds), bounds).unsqueeze(-2),
+                    ]
+                )
             x, _ = optimize_acqf(
                 acq,
                 bounds,
                 q=1,
-                num_restarts=restarts,
+                num_restarts=restarts if starts is None else len(starts),
                 raw_samples=raw_samples,
                 options={"seed": seed, "maxiter": 100},
+                batch_initial_conditions=starts,
             )
     return x.detach().reshape(-1)
+
+
+def _local_starts(incumbents: Tensor, bounds: Tensor) -> Tensor:
+    """(2k, d): each of the k incumbents and one Gaussian perturbation of it, inside ``bounds``.
+
+    Draws from torch's global RNG (seeded and forked by the caller).
+    """
+    width = bounds[1] - bounds[0]
+    moved = incumbents + LOCAL_SIGMA * width * torch.randn_like(incumbents)
+    return torch.cat([incumbents, moved]).clamp(bounds[0], bounds[1])

@@ -47,7 +47,9 @@ class BayesianOptimization(Optimizer):
     ``max_points``: training-set cap (best half + random rest beyond it). ``warm_iterations``:
     L-BFGS iterations that refine the anchored hyperparameters between full fits.
     ``prior_first``: start the initial design at the space's prior configuration (if it has
-    priors); off by default, since plain BO is prior-free.
+    priors); off by default, since plain BO is prior-free. ``local_starts``: the best this many
+    observations (and one perturbation of each) are extra L-BFGS starts, which refines the
+    suggestions near the optimum (:mod:`tunewise.models.acquisition`; continuous spaces); 0: off.
     """
 
     name = "bayesian_optimization"
@@ -64,6 +66,7 @@ class BayesianOptimization(Optimizer):
         max_points: int = 300,
         warm_iterations: int = 20,
         prior_first: bool = False,
+        local_starts: int = 3,
     ) -> None:
         owner = self.name
         if initial_design_size is not None:
@@ -76,6 +79,7 @@ class BayesianOptimization(Optimizer):
         _positive_int(owner, "raw_samples", raw_samples)
         _positive_int(owner, "max_points", max_points, minimum=8)
         _positive_int(owner, "warm_iterations", warm_iterations)
+        _positive_int(owner, "local_starts", local_starts, minimum=0)
         if not isinstance(prior_first, bool):
             raise ValueError(f"{owner}: prior_first must be True or False, got {prior_first!r}")
         self.initial_design_size = initial_design_size
@@ -85,6 +89,7 @@ class BayesianOptimization(Optimizer):
         self.max_points = max_points
         self.warm_iterations = warm_iterations
         self.prior_first = prior_first
+        self.local_starts = local_starts
         self._cache: Any = None  # models.gp.FitCache, created on the first model-based ask
 
     def design_size(self, space: Space) -> int:
@@ -168,6 +173,7 @@ class BayesianOptimization(Optimizer):
         prior, exponent = self._prior(encoding, len(obs))
         tx = torch.tensor(train_x, dtype=gp.DTYPE)
         best_f, lie = -float(np.min(train_y)), -float(np.max(train_y))
+        incumbents = tx[torch.from_numpy(np.argsort(train_y, kind="stable")[: self.local_starts])]
         results = []
         for k in numbers:
             start = time.perf_counter()
@@ -189,7 +195,12 @@ class BayesianOptimization(Optimizer):
                 prior_exponent=exponent,
             )
             x = acq_mod.optimize(
-                acq, encoding, restarts=self.restarts, raw_samples=self.raw_samples, seed=seed
+                acq,
+                encoding,
+                restarts=self.restarts,
+                raw_samples=self.raw_samples,
+                seed=seed,
+                incumbents=incumbents,
             )
             config = space.decode(encoding.to_unit(x.numpy())[0])
             info: dict[str, Any] = {

@@ -51,6 +51,7 @@ class PiBO(BayesianOptimization):
         max_points: int = 300,
         warm_iterations: int = 20,
         prior_first: bool = True,
+        local_starts: int = 3,
     ) -> None:
         if (
             not isinstance(beta, int | float)
@@ -69,6 +70,7 @@ class PiBO(BayesianOptimization):
             max_points=max_points,
             warm_iterations=warm_iterations,
             prior_first=prior_first,
+            local_starts=local_starts,
         )
         self.beta = beta
         self.decay = decay
