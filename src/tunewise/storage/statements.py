@@ -34,6 +34,23 @@ T = schema.trials
 S = schema.studies
 
 
+def _result_values(*, seq: Any) -> dict[str, Any]:
+    """The columns a finish writes into its trial (bound parameters ``b_status`` ... ``b_now``),
+    with ``seq`` given by the statement: a parameter, or the locked study row's next value."""
+    return {
+        "status": bindparam("b_status"),
+        "objective": bindparam("b_objective"),
+        "cost": bindparam("b_cost"),
+        "learning_curve": bindparam("b_curve"),
+        "info": bindparam("b_info"),
+        "error": bindparam("b_error"),
+        "worker": bindparam("b_worker"),
+        "finished_at": bindparam("b_now"),
+        "heartbeat": bindparam("b_now"),
+        "seq": seq,
+    }
+
+
 class Statements:
     """The statements a worker runs per trial (study id bound as ``b_sid``)."""
 
@@ -64,18 +81,7 @@ class Statements:
         self.finish_trial = (
             update(T)
             .where(T.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                objective=bindparam("b_objective"),
-                cost=bindparam("b_cost"),
-                learning_curve=bindparam("b_curve"),
-                info=bindparam("b_info"),
-                error=bindparam("b_error"),
-                worker=bindparam("b_worker"),
-                finished_at=bindparam("b_now"),
-                heartbeat=bindparam("b_now"),
-                seq=bindparam("b_seq"),
-            )
+            .values(**_result_values(seq=bindparam("b_seq")))
         )
         self.finished = (
             update(S)
@@ -200,18 +206,7 @@ def _finish_in_one_statement() -> Update:
             T.c.status == bindparam("b_seen_status"),
             T.c.worker.is_not_distinct_from(bindparam("b_seen_worker", type_=T.c.worker.type)),
         )
-        .values(
-            status=bindparam("b_status"),
-            objective=bindparam("b_objective"),
-            cost=bindparam("b_cost"),
-            learning_curve=bindparam("b_curve"),
-            info=bindparam("b_info"),
-            error=bindparam("b_error"),
-            worker=bindparam("b_worker"),
-            finished_at=bindparam("b_now"),
-            heartbeat=bindparam("b_now"),
-            seq=locked_cte.c.seq + 1,
-        )
+        .values(**_result_values(seq=locked_cte.c.seq + 1))
         .returning(T.c.study_id, T.c.seq)
         .cte("finished")
     )
