@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import tunewise as tw
 from tests.optimizers.test_bayesian_optimization import BRANIN, BRANIN_MIN, run_study
 from tunewise import optimizers
+from tunewise.optimizers.observations import Observations
+from tunewise.optimizers.prior_evidence import FLOOR
 from tunewise.trial import History
 
 # Close to the minimum at (pi, 2.275), not on it (f = 1.63 there, regret 1.23), high confidence.
@@ -40,14 +44,44 @@ def test_a_bad_prior_is_overcome() -> None:
     assert max(regrets) < 0.5, regrets
 
 
+def _obs(n: int, space: tw.Space = GOOD, y: np.ndarray | None = None) -> Observations:
+    """``n`` observations spread over the unit square, objectives ``y`` (default 0, 1, ...)."""
+    u = np.random.default_rng(0).random((n, len(space.dimension_names)))
+    return Observations(
+        u=u,
+        fidelity=np.full(n, np.nan),
+        y=np.arange(n, dtype=np.float64) if y is None else y,
+        numbers=np.arange(n),
+        pending_u=np.empty((0, u.shape[1])),
+        pending_fidelity=np.empty(0),
+    )
+
+
 def test_the_prior_weight_decays_as_beta_over_n() -> None:
     from tunewise.models.gp import Encoding
 
     optimizer = optimizers.PiBO(beta=4.0)
-    module, exponent = optimizer._prior(Encoding.of(GOOD), 8)
+    module, exponent, facts = optimizer._prior(Encoding.of(GOOD), _obs(8))
     assert module is not None and exponent == pytest.approx(0.5)
-    assert optimizers.PiBO(beta=0)._prior(Encoding.of(GOOD), 8) == (None, 0.0)
-    assert optimizer._prior(Encoding.of(BRANIN), 8) == (None, 0.0)  # no priors: plain BO
+    assert facts == {"prior_exponent": 0.5}
+    assert optimizers.PiBO(beta=0)._prior(Encoding.of(GOOD), _obs(8))[:2] == (None, 0.0)
+    assert optimizer._prior(Encoding.of(BRANIN), _obs(8, BRANIN))[:2] == (None, 0.0)  # plain BO
+
+
+def test_prior_evidence_scales_the_exponent_down_when_dense_points_are_bad() -> None:
+    from tunewise.models.gp import Encoding
+
+    encoding = Encoding.of(GOOD)
+    obs = _obs(12)
+    log_density = np.asarray(GOOD.log_prior_unit(obs.u))
+    bad = replace(obs, y=log_density)  # the denser, the worse
+    good = replace(obs, y=-log_density)
+    with_evidence = optimizers.PiBO(beta=4.0, prior_evidence=True)
+    _, exponent, facts = with_evidence._prior(encoding, bad)
+    assert exponent == pytest.approx(4.0 / 12 * facts["prior_weight"], rel=1e-4)
+    assert facts["prior_weight"] == FLOOR and facts["prior_win_rate"] < 0.2
+    _, exponent, facts = with_evidence._prior(encoding, good)
+    assert exponent == pytest.approx(4.0 / 12) and facts["prior_weight"] == 1.0
 
 
 def test_the_exponential_decay_fades_with_the_dimension() -> None:
@@ -55,9 +89,9 @@ def test_the_exponential_decay_fades_with_the_dimension() -> None:
 
     optimizer = optimizers.PiBO(decay="exponential")
     encoding = Encoding.of(GOOD)  # two dimensions
-    assert optimizer._prior(encoding, 2)[1] == pytest.approx(1.0)
-    assert optimizer._prior(encoding, 6)[1] == pytest.approx(np.exp(-2.0))
-    assert optimizer._prior(encoding, 30) == (None, 0.0)  # below 1e-4: plain BO
+    assert optimizer._prior(encoding, _obs(2))[1] == pytest.approx(1.0)
+    assert optimizer._prior(encoding, _obs(6))[1] == pytest.approx(np.exp(-2.0))
+    assert optimizer._prior(encoding, _obs(30))[:2] == (None, 0.0)  # below 1e-4: plain BO
     with pytest.raises(ValueError, match="decay must be one of"):
         optimizers.PiBO(decay="linear")
 
@@ -66,7 +100,9 @@ def test_beta_is_unused_by_the_exponential_decay() -> None:
     """beta = 0 switches the prior off for beta / n only; the exponential decay ignores beta."""
     from tunewise.models.gp import Encoding
 
-    module, exponent = optimizers.PiBO(beta=0, decay="exponential")._prior(Encoding.of(GOOD), 4)
+    module, exponent = optimizers.PiBO(beta=0, decay="exponential")._prior(
+        Encoding.of(GOOD), _obs(4)
+    )[:2]
     assert module is not None and exponent == pytest.approx(np.exp(-1.0))  # exp(-(4 - 2) / 2)
     without_beta = run_study(optimizers.PiBO(beta=0, decay="exponential"), GOOD, 5, 0)
     with_beta = run_study(optimizers.PiBO(beta=10, decay="exponential"), GOOD, 5, 0)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tunewise.optimizers.base import Capabilities, Optimizer, check_n
-from tunewise.optimizers.observations import observations
+from tunewise.optimizers.observations import Observations, observations
 from tunewise.optimizers.registry import register
 from tunewise.space import Space
 from tunewise.trial import History, Suggestion, max_fidelity, rng_for
@@ -130,9 +130,10 @@ class BayesianOptimization(Optimizer):
 
     # -- the model ---------------------------------------------------------------------------
 
-    def _prior(self, encoding: Any, n_obs: int) -> tuple[Any, float]:
-        """(log-prior module, exponent) weighting the acquisition; none for plain BO."""
-        return None, 0.0
+    def _prior(self, encoding: Any, obs: Observations) -> tuple[Any, float, dict[str, Any]]:
+        """(log-prior module, exponent, facts for ``info``) weighting the acquisition from the
+        observations the model is fit on; none for plain BO."""
+        return None, 0.0, {}
 
     def _from_model(
         self, history: History, numbers: list[int], taken: set[Any]
@@ -170,7 +171,7 @@ class BayesianOptimization(Optimizer):
         pending = [torch.empty((0, encoding.dim), dtype=gp.DTYPE)]
         if len(obs.pending_u):
             pending.append(torch.tensor(encoding.to_model(obs.pending_u), dtype=gp.DTYPE))
-        prior, exponent = self._prior(encoding, len(obs))
+        prior, exponent, prior_facts = self._prior(encoding, obs)
         tx = torch.tensor(train_x, dtype=gp.DTYPE)
         best_f, lie = -float(np.min(train_y)), -float(np.max(train_y))
         incumbents = tx[torch.from_numpy(np.argsort(train_y, kind="stable")[: self.local_starts])]
@@ -208,6 +209,7 @@ class BayesianOptimization(Optimizer):
                 "fit_seconds": round(fit_seconds, 4),
                 "acquisition_seconds": round(time.perf_counter() - start, 4),
                 "train_points": len(train_y),
+                **prior_facts,
             }
             if _key(config) in taken:  # the acquisition's best is a known config: explore
                 config = space.sample(rng_for(history.seed, k, 0xD0))

@@ -17,6 +17,14 @@ turns that off).
 ``decay="exponential"`` uses NePS-new's schedule instead (ALGORITHMS.md §3): the exponent is
 ``exp(-(n - d) / d)`` for ``d`` searchable dimensions (``beta`` is then unused), so the prior
 fades within a few multiples of ``d`` evaluations, and is dropped once below 1e-4.
+
+``prior_evidence=True`` (a departure from the paper, ALGORITHMS.md §9): the exponent is also
+multiplied by a prior weight in [0.1, 1] from the evidence so far, the rank concordance between
+the observed configurations' prior density and their objectives
+(:func:`tunewise.optimizers.prior_evidence.from_density`): a prior whose dense region holds the
+bad results loses its pull within a few evaluations instead of only as ``1 / n``; one that holds
+the good results keeps it. Each model-made trial records ``prior_exponent`` and, with the option,
+``prior_weight``, ``prior_evidence_z`` and ``prior_evidence_pairs``.
 """
 
 from __future__ import annotations
@@ -24,8 +32,12 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+import numpy as np
+
+from tunewise.optimizers import prior_evidence
 from tunewise.optimizers.base import Capabilities
 from tunewise.optimizers.bayesian_optimization import BayesianOptimization
+from tunewise.optimizers.observations import Observations
 from tunewise.optimizers.registry import register
 
 DECAYS = ("beta_over_n", "exponential")
@@ -52,6 +64,7 @@ class PiBO(BayesianOptimization):
         warm_iterations: int = 20,
         prior_first: bool = True,
         local_starts: int = 3,
+        prior_evidence: bool = False,
     ) -> None:
         if (
             not isinstance(beta, int | float)
@@ -62,6 +75,8 @@ class PiBO(BayesianOptimization):
             raise ValueError(f"pibo: beta must be a finite number >= 0, got {beta!r}")
         if decay not in DECAYS:
             raise ValueError(f"pibo: decay must be one of {list(DECAYS)}, got {decay!r}")
+        if not isinstance(prior_evidence, bool):
+            raise ValueError(f"pibo: prior_evidence must be True or False, got {prior_evidence!r}")
         super().__init__(
             initial_design_size=initial_design_size,
             acquisition=acquisition,
@@ -74,14 +89,26 @@ class PiBO(BayesianOptimization):
         )
         self.beta = beta
         self.decay = decay
+        self.prior_evidence = prior_evidence
 
-    def _prior(self, encoding: Any, n_obs: int) -> tuple[Any, float]:
-        if not encoding.space.has_priors or (self.decay == "beta_over_n" and self.beta == 0):
-            return None, 0.0
+    def _prior(self, encoding: Any, obs: Observations) -> tuple[Any, float, dict[str, Any]]:
+        space = encoding.space
+        if not space.has_priors or (self.decay == "beta_over_n" and self.beta == 0):
+            return None, 0.0, {}
         from tunewise.models.acquisition import LogPrior
 
+        n_obs = len(obs)
         if self.decay == "exponential":
-            d = max(len(encoding.space.dimension_names), 1)
+            d = max(len(space.dimension_names), 1)
             exponent = min(math.exp(-(n_obs - d) / d), 1.0)
-            return (LogPrior(encoding), exponent) if exponent >= 1e-4 else (None, 0.0)
-        return LogPrior(encoding), self.beta / max(n_obs, 1)
+        else:
+            exponent = self.beta / max(n_obs, 1)
+        facts: dict[str, Any] = {}
+        if self.prior_evidence:
+            log_density = np.atleast_1d(np.asarray(space.log_prior_unit(obs.u), dtype=np.float64))
+            evidence = prior_evidence.from_density(log_density, obs.y)
+            exponent *= evidence.weight
+            facts.update(evidence.facts())
+        if self.decay == "exponential" and exponent < 1e-4:
+            return None, 0.0, {"prior_exponent": 0.0, **facts}
+        return LogPrior(encoding), exponent, {"prior_exponent": round(exponent, 6), **facts}

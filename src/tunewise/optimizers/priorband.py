@@ -6,7 +6,16 @@ the prior configuration itself is evaluated first (at the bracket's base rung, o
 maximum fidelity with ``prior_first_fidelity="max"``). The bracket schedule is Hyperband's by
 default, or successive halving's, ASHA's or asynchronous Hyperband's (``base=``, a name from
 :data:`tunewise.optimizers.schedules.BASES`). Every trial records why it was tried in
-``info["sampled_from"]``: ``prior_config``, ``prior``, ``incumbent``, ``random`` or ``promotion``.
+``info["sampled_from"]``: ``prior_config``, ``prior``, ``incumbent``, ``random`` or ``promotion``;
+a new configuration also records the policy's probabilities (``p_prior``, ``p_incumbent``,
+``p_random``).
+
+``prior_evidence=True`` (a departure from the paper, ALGORITHMS.md §9): the prior's share is
+scaled by how prior-drawn configurations rank against uniform ones at the same rung
+(:mod:`tunewise.optimizers.prior_evidence`); a prior that loses gives its share to uniform
+sampling (before incumbent sampling is active) or to the incumbent (after), down to a tenth of it.
+Each new configuration records ``prior_weight``, ``prior_evidence_z`` and
+``prior_evidence_pairs``.
 
 **PriorBand+BO** (``model_based=True``; ALGORITHMS.md §4, NePS-old's variant): once the fidelity
 spent by finished trials (:func:`~tunewise.optimizers.priorband_policy.fidelity_spent`) reaches
@@ -31,6 +40,7 @@ from tunewise.optimizers.base import Capabilities
 from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.observations import observations
+from tunewise.optimizers.prior_evidence import PriorEvidence
 from tunewise.optimizers.priorband_policy import SOURCES, PriorBandPolicy, fidelity_spent
 from tunewise.optimizers.registry import register
 from tunewise.optimizers.schedules import BASES
@@ -64,6 +74,7 @@ class PriorBand(BracketOptimizer):
         prior_first_fidelity: str = "min",
         weighting: str = "geometric",
         split: str = "dynamic",
+        prior_evidence: bool = False,
         model_based: bool = False,
         initial_design_size: int | None = None,
     ) -> None:
@@ -76,6 +87,7 @@ class PriorBand(BracketOptimizer):
         self.prior_first_fidelity = prior_first_fidelity
         self.weighting = weighting
         self.split = split
+        self.prior_evidence = prior_evidence
         self.model_based = model_based
         self.initial_design_size = initial_design_size
         self._check()
@@ -99,6 +111,7 @@ class PriorBand(BracketOptimizer):
             mutation_std=mutation_std,
             weighting=weighting,
             split=split,
+            prior_evidence=prior_evidence,
         )
 
     def sample(
@@ -108,8 +121,20 @@ class PriorBand(BracketOptimizer):
             picked = self._from_model(history, rungs=rungs, rung=rung, rng=rng)
             if picked is not None:
                 return picked
-        config, source = self._policy.sample(history, rungs=rungs, rung=rung, rng=rng)
-        return config, {"sampled_from": source}
+        p, evidence = self._policy.decide(history, rungs=rungs, rung=rung)
+        config, source = self._policy.sample(
+            history, rungs=rungs, rung=rung, rng=rng, probabilities=p
+        )
+        return config, {"sampled_from": source, **self._weight_facts(p, evidence)}
+
+    def _weight_facts(self, p: dict[str, float], evidence: PriorEvidence) -> dict[str, Any]:
+        """What a new configuration's ``info`` records of the policy: the probability of each
+        source (``p_prior``, ``p_incumbent``, ``p_random``) and, with ``prior_evidence``, the
+        prior weight and the evidence behind it (:meth:`PriorEvidence.facts`)."""
+        facts: dict[str, Any] = {f"p_{source}": round(p[source], 4) for source in SOURCES}
+        if self.prior_evidence:
+            facts.update(evidence.facts())
+        return facts
 
     # -- PriorBand+BO ------------------------------------------------------------------------
 
@@ -171,4 +196,5 @@ class PriorBand(BracketOptimizer):
         if picked is None:
             return None
         index, facts = picked
-        return configs[index], {"sampled_from": "model", **facts}
+        p, evidence = self._policy.decide(history, rungs=rungs, rung=rung)
+        return configs[index], {"sampled_from": "model", **facts, **self._weight_facts(p, evidence)}

@@ -15,6 +15,14 @@ behaviour (NePS v0.12.2):
    the others are uniform under both, :func:`incumbent_space`).
 4. Incumbent sampling mutates each hyperparameter of the incumbent with probability 0.5.
 
+A departure from the paper, on with ``prior_evidence=True``: the prior's share is scaled by the
+weight of :mod:`tunewise.optimizers.prior_evidence` (prior-drawn against uniform-drawn
+configurations, rung by rung), and what it gives up goes to uniform sampling before incumbent
+sampling is active and to the incumbent after. With a good prior the weight stays 1 and the
+policy is the paper's; with a bad one it falls towards 0.1 after the first rung's results, where
+the paper's policy keeps sampling ``w_prior`` (up to 96% at the top rung) from the prior until the
+incumbent activates.
+
 The policy keeps no state: every draw depends only on the History and the generator passed in.
 """
 
@@ -27,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
+from tunewise.optimizers import prior_evidence
 from tunewise.optimizers.brackets import Rungs
 from tunewise.space import Categorical, Space
 from tunewise.space.priors import truncnorm_sample
@@ -47,7 +56,9 @@ class PriorBandPolicy:
     ``weighting`` sets the prior:random ratio per rung: ``"geometric"`` (``eta**r``, the paper's),
     ``"linear"`` (from 1 at rung 0 to ``eta`` at the top rung) or ``"50-50"`` (always 1).
     ``split`` divides the prior share between prior and incumbent: ``"dynamic"`` (the paper's) or
-    ``"constant"`` (``eta:1``). Constructor arguments are stored unchanged.
+    ``"constant"`` (``eta:1``). ``prior_evidence`` scales the prior's share by the evidence
+    that it beats uniform sampling (see the module docstring). Constructor arguments are stored
+    unchanged.
     """
 
     def __init__(
@@ -58,6 +69,7 @@ class PriorBandPolicy:
         mutation_std: float = 0.25,
         weighting: str = "geometric",
         split: str = "dynamic",
+        prior_evidence: bool = False,
     ) -> None:
         if not isinstance(eta, int) or isinstance(eta, bool) or eta < 2:
             raise ValueError(f"priorband: eta must be an integer >= 2, not {eta!r}")
@@ -71,23 +83,35 @@ class PriorBandPolicy:
             raise ValueError(f"priorband: weighting must be one of {WEIGHTINGS}, not {weighting!r}")
         if split not in SPLITS:
             raise ValueError(f"priorband: split must be one of {SPLITS}, not {split!r}")
+        if not isinstance(prior_evidence, bool):
+            raise ValueError(
+                f"priorband: prior_evidence must be True or False, not {prior_evidence!r}"
+            )
         self.eta = eta
         self.mutation_rate = mutation_rate
         self.mutation_std = mutation_std
         self.weighting = weighting
         self.split = split
+        self.prior_evidence = prior_evidence
 
     def __repr__(self) -> str:
         return (
             f"PriorBandPolicy(eta={self.eta!r}, mutation_rate={self.mutation_rate!r}, "
             f"mutation_std={self.mutation_std!r}, "
-            f"weighting={self.weighting!r}, split={self.split!r})"
+            f"weighting={self.weighting!r}, split={self.split!r}, "
+            f"prior_evidence={self.prior_evidence!r})"
         )
 
     # -- the decision --------------------------------------------------------------------------
 
     def sample(
-        self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
+        self,
+        history: History,
+        *,
+        rungs: Rungs,
+        rung: int,
+        rng: np.random.Generator,
+        probabilities: Mapping[str, float] | None = None,
     ) -> tuple[dict[str, Any], str]:
         """A new configuration to start at rung index ``rung`` (the bracket's base rung) and where
         it came from: ``"prior_config"``, ``"prior"``, ``"incumbent"`` or ``"random"``.
@@ -95,11 +119,13 @@ class PriorBandPolicy:
         The config holds the active parameters and the constants, never the fidelity. The prior
         configuration itself (``"prior_config"``, PriorBand's ``prior_first``) is put first by
         :class:`~tunewise.optimizers.bracket_optimizer.BracketOptimizer`, not here. All
-        randomness comes from ``rng``.
+        randomness comes from ``rng``. ``probabilities``: :meth:`probabilities`' result, when the
+        caller has it already.
         """
         self._check_rungs(rungs, rung)
         space = history.space
-        probabilities = self.probabilities(history, rungs=rungs, rung=rung)
+        if probabilities is None:
+            probabilities = self.probabilities(history, rungs=rungs, rung=rung)
         source = SOURCES[int(rng.choice(len(SOURCES), p=[probabilities[s] for s in SOURCES]))]
         if source == "incumbent":
             incumbent = history.best()
@@ -109,12 +135,32 @@ class PriorBandPolicy:
 
     def probabilities(self, history: History, *, rungs: Rungs, rung: int) -> dict[str, float]:
         """Probability of each source in :data:`SOURCES` for a sample starting at ``rung``."""
+        return self.decide(history, rungs=rungs, rung=rung)[0]
+
+    def decide(
+        self, history: History, *, rungs: Rungs, rung: int
+    ) -> tuple[dict[str, float], prior_evidence.PriorEvidence]:
+        """:meth:`probabilities` and the evidence about the prior behind them (an empty one, of
+        weight 1, without ``prior_evidence``)."""
         self._check_rungs(rungs, rung)
         w_prior, w_random = self.weights(rungs, rung)
+        evidence = (
+            prior_evidence.from_sources(history, rungs)
+            if self.prior_evidence
+            else prior_evidence.PriorEvidence()
+        )
+        g = evidence.weight
         if not incumbent_active(history, rungs):
-            return {"prior": w_prior, "incumbent": 0.0, "random": w_random}
+            # what the prior gives up goes to uniform sampling: Hyperband's own
+            p = {"prior": w_prior * g, "incumbent": 0.0, "random": w_random + w_prior * (1.0 - g)}
+            return p, evidence
         share = self.prior_share(history, rungs)
-        return {"prior": w_prior * share, "incumbent": w_prior * (1.0 - share), "random": w_random}
+        p = {
+            "prior": w_prior * share * g,
+            "incumbent": w_prior * (1.0 - share * g),
+            "random": w_random,
+        }
+        return p, evidence
 
     def weights(self, rungs: Rungs, rung: int) -> tuple[float, float]:
         """``(w_prior, w_random)`` for a sample starting at ``rung``; they sum to 1.
