@@ -56,3 +56,19 @@ def test_cluster_script_runs_on_dask_with_a_trial_timeout(tmp_path) -> None:
     failed = trials[trials["status"] == "failed"]
     assert list(failed["number"]) == [3, 7]
     assert failed["error"].str.contains("timed out after 2 s").all()
+
+
+@pytest.mark.slow
+def test_wrong_prior_script_runs_priorband_with_and_without_evidence(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "wrong_prior.py"), "4"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "published:" in done.stdout and "last prior weight" in done.stdout
+    evidence = tw.load(tmp_path / "runs" / "wrong_prior" / "evidence").trial_list
+    new = [t for t in evidence if t.info.get("sampled_from") in ("prior", "random", "incumbent")]
+    assert new and all("prior_weight" in t.info and "p_prior" in t.info for t in new)
