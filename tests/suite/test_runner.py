@@ -180,3 +180,57 @@ def test_bench_command_value_option(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main([*common, "--out", str(tmp_path / "c"), "--value", "best"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_confidences_are_a_sweep_dimension_with_references_run_once(tmp_path) -> None:
+    import hashlib
+
+    hb = parse_algorithm("HB=hyperband")
+    jobs = plan(
+        algorithms=[RS_PRIOR],
+        references=[hb],
+        confidences=["low", "high"],
+        benchmarks=["branin-high"],
+        priors=["good"],
+        seeds=2,
+        budget=3,
+        step=1.0,
+    )
+    assert sorted({j.label for j in jobs}) == ["HB", "RS+prior@high", "RS+prior@low"]
+    assert len(jobs) == 3 * 2 and len({j.key for j in jobs}) == len(jobs)
+    table = run_suite(jobs, tmp_path)
+    assert list(table.columns) == COLUMNS
+    confidence = table.groupby("algorithm")["confidence"].unique().map(list).to_dict()
+    assert confidence == {"HB": ["medium"], "RS+prior@high": ["high"], "RS+prior@low": ["low"]}
+    # The width is what changes: the same seeds sample other configurations.
+    values = table.set_index(["algorithm", "seed", "budget"])["value"]
+    assert not values["RS+prior@low"].equals(values["RS+prior@high"])
+
+    # Without confidences, labels and run keys are those of sweeps made before they existed.
+    (default,) = plan(
+        algorithms=[RS_PRIOR], benchmarks=["branin-high"], priors=["good"], seeds=1, budget=3
+    )
+    text = "|".join([RS_PRIOR.to_json(), "branin-high", "good", "0", "3", "1", "0.5", "oracle"])
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    assert default.label == "RS+prior" and default.confidence is None
+    assert default.key == f"branin-high__good__RS_prior__s0__{digest}"
+
+    with pytest.raises(ValueError, match=r"unknown confidence.*'wide'.*low"):
+        plan(algorithms=[RS_PRIOR], confidences=["wide"], **_one_run())
+    with pytest.raises(ValueError, match="unique"):
+        plan(algorithms=[hb], references=[hb], confidences=None, **_one_run())
+    with pytest.raises(ValueError, match="unique"):
+        plan(algorithms=[RS_PRIOR], confidences=["low", "low"], **_one_run())
+
+
+def _one_run() -> dict:
+    return {"benchmarks": ["branin-high"], "priors": ["good"], "seeds": 1, "budget": 1}
+
+
+def test_runs_saved_before_the_confidence_column_resume_with_it(tmp_path) -> None:
+    jobs = plan(algorithms=[RS], benchmarks=["branin-high"], priors=["good"], seeds=1, budget=2)
+    run_suite(jobs, tmp_path)
+    (path,) = (tmp_path / "runs").glob("*.parquet")
+    pd.read_parquet(path).drop(columns="confidence").to_parquet(path, index=False)
+    table = run_suite(jobs, tmp_path)
+    assert list(table.columns) == COLUMNS and (table["confidence"] == "medium").all()

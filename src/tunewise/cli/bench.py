@@ -15,8 +15,9 @@ def add_bench_parser(commands: Commands) -> None:
         "bench",
         help="sweep optimizers x benchmarks x priors x seeds in simulated time",
         description=(
-            "Runs every combination in simulated time and writes one tidy table "
-            "(OUT/results.parquet and .csv). Interrupted sweeps resume: finished runs are kept."
+            "Runs every combination (and, with --confidences, every prior width) in simulated "
+            "time and writes one tidy table (OUT/results.parquet and .csv). Interrupted sweeps "
+            "resume: finished runs are kept."
         ),
     )
     bench.add_argument(
@@ -36,6 +37,28 @@ def add_bench_parser(commands: Commands) -> None:
     )
     bench.add_argument(
         "--priors", nargs="+", default=["none"], help="prior qualities (default: none)"
+    )
+    bench.add_argument(
+        "--confidences",
+        nargs="+",
+        metavar="LEVEL",
+        help=(
+            "prior widths to sweep (low medium high: sd 0.5/0.25/0.125 of the unit range); each "
+            "optimizer runs at each and is labelled LABEL@LEVEL (e.g. PB@low) in the algorithm "
+            "column, so `tunewise analyze` compares the widths within each prior quality "
+            "(tasks are benchmark x prior). Default: each benchmark's own (medium), plain labels, "
+            "resume keys as before. The column confidence records the width in every case"
+        ),
+    )
+    bench.add_argument(
+        "--references",
+        nargs="+",
+        default=[],
+        metavar="SPEC",
+        help=(
+            "optimizers run once at the default confidence under their plain label whatever "
+            "--confidences says: those that ignore the prior's width, e.g. HB=hyperband"
+        ),
     )
     bench.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     bench.add_argument("--budget", default="20x", help="full-fidelity evaluations (default 20x)")
@@ -62,6 +85,8 @@ def bench_command(args: argparse.Namespace) -> int:
 
     jobs = plan(
         algorithms=[parse_algorithm(text) for text in args.optimizers],
+        references=[parse_algorithm(text) for text in args.references],
+        confidences=args.confidences,
         benchmarks=resolve_benchmarks(args.benchmarks),
         priors=args.priors,
         seeds=args.seeds,

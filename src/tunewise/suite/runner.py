@@ -1,12 +1,14 @@
-"""Sweep optimizers x benchmarks x prior qualities x seeds in parallel, into one tidy table.
+"""Sweep optimizers x benchmarks x prior qualities x prior confidences x seeds in parallel, into
+one tidy table.
 
 Each run is simulated (virtual workers, virtual clock; see :mod:`tunewise.runtime.simulation`) and
 written to its own file under ``<out>/runs/`` as soon as it finishes, so an interrupted sweep
 resumes where it stopped; the combined table is ``<out>/results.parquet`` (and ``.csv``).
 
 Table columns (the contract of :mod:`tunewise.analysis`): ``algorithm``, ``benchmark``, ``prior``,
-``seed``, ``budget`` (fidelity spent, in full-fidelity evaluations, as in the PriorBand paper), at
-each budget for the run's incumbent (the best trial at the highest fidelity reached):
+``confidence``, ``seed``, ``budget`` (fidelity spent, in full-fidelity evaluations, as in the
+PriorBand paper), at each budget for the run's incumbent (the best trial at the highest fidelity
+reached):
 
 - ``observed``: the objective the optimizer observed for it, at the fidelity it was evaluated;
 - ``oracle``: its full-fidelity value, the benchmark evaluated at full fidelity for the incumbent's
@@ -18,6 +20,13 @@ and ``optimum`` (the benchmark's known or best known optimum), ``time`` (virtual
 ``trials`` (finished so far), ``workers``. The two values differ while the incumbent has been
 evaluated only at a lower (biased, noisy) fidelity; once it ran at full fidelity they agree (a
 benchmark's evaluation is deterministic given the run's seed).
+
+``confidence`` is the width of the priors in the run's space (``low``/``medium``/``high``, see
+:mod:`tunewise.space.priors`): the benchmark's default unless :func:`plan` sweeps
+``confidences``; then ``algorithm`` is ``label@confidence`` (``PB@low``), so that the analysis,
+whose tasks are benchmark x prior, compares the optimizer-at-a-confidence variants within each
+prior quality ("with a good prior, which confidence is best for PriorBand?"). ``references``
+(optimizers that ignore the prior's width, such as Hyperband) run once, under their plain label.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from tunewise.runtime.simulation import Event, simulate
+from tunewise.space.priors import CONFIDENCES
 from tunewise.suite.baselines import make_algorithm
 from tunewise.suite.spec import AlgorithmSpec
 
@@ -47,6 +57,7 @@ COLUMNS = [
     "algorithm",
     "benchmark",
     "prior",
+    "confidence",
     "seed",
     "budget",
     "value",
@@ -72,10 +83,21 @@ class Job:
     workers: int = 1
     step: float = 0.5
     value: str = "oracle"
+    confidence: str | None = None
+    """The priors' confidence; None: the benchmark's default (and the label stays plain)."""
+
+    @property
+    def label(self) -> str:
+        """The table's ``algorithm``: the spec's label, ``@confidence`` when one was chosen."""
+        if self.confidence is None:
+            return self.algorithm.label
+        return f"{self.algorithm.label}@{self.confidence}"
 
     @property
     def key(self) -> str:
-        """A file name that changes whenever anything about the run changes."""
+        """A file name that changes whenever anything about the run changes (a run at the
+        benchmark's default confidence keeps the key it had before confidences existed)."""
+        chosen = [] if self.confidence is None else [f"confidence={self.confidence}"]
         text = "|".join(
             [
                 self.algorithm.to_json(),
@@ -86,10 +108,11 @@ class Job:
                 str(self.workers),
                 repr(self.step),
                 self.value,
+                *chosen,
             ]
         )
         digest = hashlib.sha1(text.encode()).hexdigest()[:12]
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.algorithm.label)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.label)
         return f"{self.benchmark}__{self.prior}__{safe}__s{self.seed}__{digest}"
 
 
@@ -117,11 +140,20 @@ def plan(
     workers: int = 1,
     step: float = 0.5,
     value: str = "oracle",
+    confidences: Sequence[str] | None = None,
+    references: Sequence[AlgorithmSpec] = (),
 ) -> list[Job]:
     """All runs of the sweep; prior qualities a benchmark does not have are left out.
 
     ``value``: which incumbent value the table's ``value`` column holds, ``"oracle"`` (default;
     full fidelity, where the benchmark is simulated) or ``"observed"``; both are recorded.
+    ``confidences`` (e.g. ``["low", "medium", "high"]``): run every one of ``algorithms`` with
+    the priors at each confidence, labelled ``label@confidence``; None (default): once, at each
+    benchmark's default confidence, under the plain label (and with the run keys of sweeps made
+    before confidences could be chosen). ``references``: algorithms run once at the default
+    confidence under their plain label whatever ``confidences`` is (Hyperband beside
+    ``PB@low``, ``PB@medium``...: running an optimizer that ignores the prior's width at three
+    widths would only triplicate it).
     """
     from tunewise.benchmarks import get_benchmark
 
@@ -129,7 +161,20 @@ def plan(
         raise ValueError(f"value must be one of {list(VALUES)}, not {value!r}")
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, not {seeds}")
-    labels = [a.label for a in algorithms]
+    levels: list[str | None] = [None]
+    if confidences is not None:
+        unknown = [c for c in confidences if c not in CONFIDENCES]
+        if unknown or not confidences:
+            raise ValueError(
+                f"unknown confidence(s) {unknown}; choose from {list(CONFIDENCES)}"
+                if unknown
+                else f"confidences must not be empty; choose from {list(CONFIDENCES)}"
+            )
+        if len(set(confidences)) != len(confidences):
+            raise ValueError(f"confidences must be unique, got {list(confidences)}")
+        levels = list(confidences)
+    variants = [(a, c) for a in algorithms for c in levels] + [(a, None) for a in references]
+    labels = [a.label if c is None else f"{a.label}@{c}" for a, c in variants]
     if len(set(labels)) != len(labels):
         raise ValueError(f"algorithm labels must be unique, got {labels}; name them label=spec")
     jobs = []
@@ -138,9 +183,11 @@ def plan(
         for prior in priors:
             if prior not in available:
                 continue
-            for algorithm in algorithms:
+            for algorithm, confidence in variants:
                 for seed in range(seeds):
-                    jobs.append(Job(algorithm, name, prior, seed, budget, workers, step, value))
+                    jobs.append(
+                        Job(algorithm, name, prior, seed, budget, workers, step, value, confidence)
+                    )
     if not jobs:
         raise ValueError(f"no runs: none of the benchmarks has any of the priors {list(priors)}")
     return jobs
@@ -151,7 +198,7 @@ def run_job(job: Job) -> pd.DataFrame:
     from tunewise.benchmarks import get_benchmark
 
     benchmark = get_benchmark(job.benchmark)
-    space = benchmark.space(job.prior)
+    space = benchmark.space(job.prior, confidence=job.confidence)
     full = benchmark.fidelity.upper
 
     def full_fidelity_value(config: Mapping[str, Any]) -> float:
@@ -176,6 +223,7 @@ def trajectory(
     are left out). ``oracle``: whether the events' ``incumbent_value`` is the full-fidelity value
     (else it repeats the observed objective and the ``oracle`` column is NaN)."""
     grid = np.arange(1, math.floor(job.budget / job.step + 1e-9) + 1) * job.step
+    confidence = job.confidence or default_confidence(job.benchmark)
     spent = np.array([e.budget for e in events])
     rows = []
     for b in grid:
@@ -187,9 +235,10 @@ def trajectory(
         use_oracle = job.value == "oracle" and oracle
         rows.append(
             {
-                "algorithm": job.algorithm.label,
+                "algorithm": job.label,
                 "benchmark": job.benchmark,
                 "prior": job.prior,
+                "confidence": confidence,
                 "seed": job.seed,
                 "budget": float(b),
                 "value": oracle_value if use_oracle else event.incumbent_objective,
@@ -203,6 +252,14 @@ def trajectory(
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def default_confidence(benchmark: str) -> str:
+    """The confidence a benchmark's :meth:`space` gives its priors by default (``per-parameter``
+    where each prior has its own, as in the demo training benchmark)."""
+    from tunewise.benchmarks import get_benchmark
+
+    return get_benchmark(benchmark).default_confidence or "per-parameter"
 
 
 def run_suite(
@@ -237,12 +294,18 @@ def run_suite(
                     done += 1
                     if on_progress is not None:
                         on_progress(done, len(jobs))
-    table = pd.concat(
-        [pd.read_parquet(runs / f"{job.key}.parquet") for job in jobs], ignore_index=True
-    )
+    table = pd.concat([_load(job, runs / f"{job.key}.parquet") for job in jobs], ignore_index=True)
     _save(table, out / "results.parquet")
     table.to_csv(out / "results.csv", index=False)
     return table
+
+
+def _load(job: Job, path: Path) -> pd.DataFrame:
+    """A finished run's rows; runs saved before the ``confidence`` column existed get it."""
+    frame = pd.read_parquet(path)
+    if "confidence" not in frame.columns:
+        frame.insert(COLUMNS.index("confidence"), "confidence", default_confidence(job.benchmark))
+    return frame
 
 
 def _save(frame: pd.DataFrame, path: Path) -> None:
