@@ -91,6 +91,35 @@ def test_fitted_model_orders_rows_by_key() -> None:
     assert torch.allclose(shuffled.posterior(test).mean, ordered.posterior(test).mean)
 
 
+def _posterior_moments(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    x = x.clone().requires_grad_(True)
+    post = model.posterior(x)  # type: ignore[operator]
+    (grad,) = torch.autograd.grad((post.mean.sum() + post.variance.sum()), x)
+    return post.mean.detach(), post.variance.detach(), grad
+
+
+def test_the_cached_posterior_equals_the_models_posterior() -> None:
+    """Mean, variance and their gradient, on a mixed conditional space (categorical kernel,
+    inactive imputation), for batches of single points and for a model conditioned on lies."""
+    enc = gp.Encoding.of(SPACE)
+    rng = np.random.default_rng(2)
+    x = enc.to_model(SPACE.encode_many(SPACE.sample_many(rng, 30)))
+    model, _, _ = gp.fitted_model(x, rng.normal(size=30), enc, seed=0)
+    test = torch.tensor(enc.to_model(SPACE.encode_many(SPACE.sample_many(rng, 16))))
+    pending = torch.tensor(enc.to_model(SPACE.encode_many(SPACE.sample_many(rng, 2))))
+    model.posterior(pending[:1])
+    lied = model.condition_on_observations(pending, torch.full((2, 1), -3.0, dtype=gp.DTYPE))
+    for m in (model, lied):
+        for batch in (test.unsqueeze(1), test[:3].unsqueeze(0)):  # 16 x 1 x d and 1 x 3 x d
+            for a, b in zip(
+                _posterior_moments(m, batch),
+                _posterior_moments(gp.CachedPosterior(m), batch),
+                strict=True,
+            ):
+                assert a.shape == b.shape
+                assert torch.allclose(a, b, rtol=1e-8, atol=1e-10), (a - b).abs().max()
+
+
 def test_models_import_nothing_of_the_optimizers() -> None:
     """Models take arrays; the History -> observations step lives in optimizers/ (DESIGN.md §2)."""
     models = Path(gp.__file__).parent
@@ -106,3 +135,28 @@ def test_models_import_nothing_of_the_optimizers() -> None:
                 assert not name.startswith("tunewise.optimizers"), f"{path.name} imports {name}"
                 assert not name.startswith("tunewise.storage"), f"{path.name} imports {name}"
                 assert not name.startswith("tunewise.runtime"), f"{path.name} imports {name}"
+
+
+def test_the_fit_loss_equals_gpytorchs_negative_marginal_likelihood() -> None:
+    """Value and gradient of :func:`gp.negative_mll` against ExactMarginalLogLikelihood, on a
+    mixed conditional space (priors on lengthscales and noise included)."""
+    from botorch.optim.closures import get_loss_closure_with_grads
+    from botorch.optim.utils import get_parameters
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    enc = gp.Encoding.of(SPACE)
+    rng = np.random.default_rng(3)
+    x = enc.to_model(SPACE.encode_many(SPACE.sample_many(rng, 25)))
+    model = gp.build_model(x, rng.normal(size=25), enc)
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    mll.train()
+    with torch.no_grad():  # away from the initial values, where gradients are small
+        for p in model.parameters():
+            p.add_(torch.rand_like(p) * 0.5)
+    parameters = get_parameters(mll, requires_grad=True)
+    ours = gp.ForwardBackwardClosure(gp.negative_mll(mll), parameters)()
+    theirs = get_loss_closure_with_grads(mll, parameters)()
+    assert torch.allclose(ours[0], theirs[0], rtol=1e-10)
+    for a, b in zip(ours[1], theirs[1], strict=True):
+        assert a is not None and b is not None
+        assert torch.allclose(a, b, rtol=1e-8, atol=1e-12)

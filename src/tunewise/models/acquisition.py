@@ -41,6 +41,7 @@ from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.acquisition.analytic import LogExpectedImprovement
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.prior_guided import PriorGuidedAcquisitionFunction
+from botorch.models.gp_regression import SingleTaskGP
 from botorch.models.model import Model
 from botorch.optim.initializers import gen_batch_initial_conditions
 from botorch.optim.optimize import optimize_acqf
@@ -48,7 +49,7 @@ from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
-from tunewise.models.gp import DTYPE, Encoding
+from tunewise.models.gp import DTYPE, CachedPosterior, Encoding
 from tunewise.space.parameters import Categorical
 
 ACQUISITIONS = ("log_ei", "qlog_nei")
@@ -122,7 +123,8 @@ def acquisition_function(
     must already be conditioned on the lies (:func:`condition_on_lies`).
     """
     if kind == "log_ei":
-        acq: AcquisitionFunction = LogExpectedImprovement(model, best_f=best_f)
+        posterior = CachedPosterior(model) if isinstance(model, SingleTaskGP) else model
+        acq: AcquisitionFunction = LogExpectedImprovement(posterior, best_f=best_f)
         pending = None
     elif kind == "qlog_nei":
         acq = qLogNoisyExpectedImprovement(
