@@ -14,8 +14,8 @@ a new configuration also records the policy's probabilities (``p_prior``, ``p_in
 scaled by how prior-drawn configurations rank against uniform ones at the same rung
 (:mod:`tunewise.optimizers.prior_evidence`); a prior that loses gives its share to uniform
 sampling (before incumbent sampling is active) or to the incumbent (after), down to a tenth of it.
-Each new configuration records ``prior_weight``, ``prior_evidence_z`` and
-``prior_evidence_pairs``.
+Each new configuration records ``prior_weight``, ``prior_win_rate`` and
+``prior_comparisons``.
 
 **PriorBand+BO** (``model_based=True``; ALGORITHMS.md §4, NePS-old's variant): once the fidelity
 spent by finished trials (:func:`~tunewise.optimizers.priorband_policy.fidelity_spent`) reaches
