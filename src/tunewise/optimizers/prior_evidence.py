@@ -9,6 +9,9 @@ evidence into one number, a **prior weight** in ``[FLOOR, 1]`` that scales the p
   (``sampled_from`` ``prior`` or ``prior_config``, followed back through its promotions) is
   compared with every uniformly drawn one at the same fidelity. The fraction of pairs the prior
   sample wins is a Mann–Whitney statistic (AUC), 1/2 when the prior is no better than uniform.
+  Incumbent-drawn and model-made configurations are not compared: they start from the best
+  results so far and would beat even a good prior's samples, and PriorBand's dynamic split
+  already weighs the prior against the incumbent.
 - *piBO* (:func:`from_density`): all of its model's picks are prior-weighted, so there is no
   uniform group after the initial design; instead, the evidence is Kendall's concordance between
   the prior density of each observed configuration and its objective: a prior that helps puts its
