@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from tunewise.nas.derivation import NAME, Derivation, RawTree, parse_raw
+from tunewise.nas.derivation import Derivation, RawTree, parse_raw
 from tunewise.nas.errors import GrammarError
+from tunewise.nas.validation import check_language, check_structure
 
-CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
 TEMPERATURE: dict[str, float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
-_PRIOR_TOL = 1e-6
 
 Production = tuple[str, ...]  # (terminal, *child nonterminals)
 Counts = tuple[int, ...]  # per depth-limited nonterminal (sorted), its count on the current path
@@ -84,7 +83,7 @@ class Grammar:
         self.depth = dict(depth or {})
         self.priors = {nt: dict(p) for nt, p in (priors or {}).items()}
         self.confidence = confidence
-        self._validate_structure()
+        check_structure(self)
         self._limited = tuple(sorted(self.depth))
         self._slot = {nt: i for i, nt in enumerate(self._limited)}
         self._weights = self._prior_weights()
@@ -93,120 +92,7 @@ class Grammar:
         self._index = {
             nt: {rhs: i for i, rhs in enumerate(rhss)} for nt, rhss in self.productions.items()
         }
-        self._validate_language()
-
-    # -- validation -------------------------------------------------------------------------
-
-    def _validate_structure(self) -> None:
-        nts, topo, prims = set(self.productions), self.topologies, set(self.primitives)
-        if self.confidence not in CONFIDENCES:
-            raise GrammarError(f"confidence must be one of {CONFIDENCES}, got {self.confidence!r}")
-        for name in [*nts, *topo, *prims]:
-            if not NAME.fullmatch(name):
-                raise GrammarError(
-                    f"symbol {name!r}: names may use only letters, digits, '_', '.', '-'"
-                )
-        for name, k in topo.items():
-            if not isinstance(k, int) or k < 1:
-                raise GrammarError(f"topology {name!r}: arity must be an integer >= 1, got {k!r}")
-        for name in sorted((nts & (set(topo) | prims)) | (set(topo) & prims)):
-            raise GrammarError(
-                f"symbol {name!r} is declared more than once (nonterminal/topology/primitive)"
-            )
-        if self.start not in nts:
-            raise GrammarError(f"start symbol {self.start!r} is not a nonterminal (no productions)")
-        for nt, rhss in self.productions.items():
-            if not rhss:
-                raise GrammarError(f"nonterminal {nt!r} has no productions")
-            for rhs in rhss:
-                head, kids, text = rhs[0], rhs[1:], " ".join(rhs)
-                if head in nts:
-                    raise GrammarError(
-                        f"nonterminal {nt!r}: right-hand side {text!r} starts with nonterminal "
-                        f"{head!r}, not a terminal"
-                    )
-                if head not in topo and head not in prims:
-                    raise GrammarError(
-                        f"nonterminal {nt!r}: {text!r} starts with unknown terminal {head!r}"
-                    )
-                arity = topo.get(head, 0)
-                if len(kids) != arity:
-                    kind = f"topology of arity {arity}" if arity else "primitive (no children)"
-                    raise GrammarError(
-                        f"nonterminal {nt!r}: {text!r} gives {head!r} {len(kids)} children, "
-                        f"but it is a {kind}"
-                    )
-                for kid in kids:
-                    if kid not in nts:
-                        what = (
-                            "a terminal; children must be nonterminals"
-                            if kid in topo or kid in prims
-                            else "undefined"
-                        )
-                        raise GrammarError(f"nonterminal {kid!r} in {nt!r} -> {text!r} is {what}")
-            if len(set(rhss)) != len(rhss):
-                raise GrammarError(f"nonterminal {nt!r} lists a production twice")
-        for nt, d in self.depth.items():
-            if nt not in nts:
-                raise GrammarError(f"depth names unknown nonterminal {nt!r}")
-            if not isinstance(d, int) or d < 1:
-                raise GrammarError(f"depth of {nt!r} must be an integer >= 1, got {d!r}")
-        seen, stack = {self.start}, [self.start]
-        while stack:
-            for rhs in self.productions[stack.pop()]:
-                for kid in rhs[1:]:
-                    if kid not in seen:
-                        seen.add(kid)
-                        stack.append(kid)
-        for nt in self.productions:
-            if nt not in seen:
-                raise GrammarError(f"nonterminal {nt!r} is unreachable from start {self.start!r}")
-        self._check_cycles()
-        self._check_priors()
-
-    def _check_cycles(self) -> None:
-        # Every cycle must pass a depth-limited nonterminal: DFS over the unlimited ones only.
-        free = [nt for nt in self.productions if nt not in self.depth]
-        state: dict[str, int] = {}
-
-        def visit(nt: str, path: list[str]) -> None:
-            state[nt] = 1
-            for rhs in self.productions[nt]:
-                for kid in rhs[1:]:
-                    if kid in self.depth:
-                        continue
-                    if state.get(kid) == 1:
-                        cycle = " -> ".join([*path[path.index(kid) :], kid])
-                        raise GrammarError(
-                            f"nonterminal {kid!r} is recursive ({cycle}) without a depth limit; "
-                            f"give depth={{{kid!r}: n}}"
-                        )
-                    if kid not in state:
-                        visit(kid, [*path, kid])
-            state[nt] = 2
-
-        for nt in free:
-            if nt not in state:
-                visit(nt, [nt])
-
-    def _check_priors(self) -> None:
-        for nt, probs in self.priors.items():
-            if nt not in self.productions:
-                raise GrammarError(f"priors name unknown nonterminal {nt!r}")
-            known = {" ".join(r) for r in self.productions[nt]}
-            for key, p in probs.items():
-                if " ".join(key.split()) not in known:
-                    raise GrammarError(f"priors of {nt!r} name unknown production {key!r}")
-                if not p > 0:
-                    raise GrammarError(
-                        f"priors of {nt!r}: {key!r} has probability {p!r}; must be > 0"
-                    )
-            given = {" ".join(k.split()) for k in probs}
-            for rhs in sorted(known - given):
-                raise GrammarError(f"priors of {nt!r} leave out production {rhs!r}")
-            total = sum(probs.values())
-            if abs(total - 1.0) > _PRIOR_TOL:
-                raise GrammarError(f"priors of {nt!r} sum to {total!r}, not 1")
+        check_language(self)
 
     def _prior_weights(self) -> dict[str, tuple[float, ...]]:
         t = TEMPERATURE[self.confidence]
@@ -216,47 +102,6 @@ class Grammar:
             w = [norm[" ".join(r)] ** t for r in self.productions[nt]]
             out[nt] = tuple(x / sum(w) for x in w)
         return out
-
-    def _validate_language(self) -> None:
-        productive: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for nt, rhss in self.productions.items():
-                if nt not in productive and any(all(k in productive for k in r[1:]) for r in rhss):
-                    productive.add(nt)
-                    changed = True
-        for nt in self.productions:  # the most specific culprit first: a non-start symbol
-            if nt not in productive and nt != self.start:
-                raise GrammarError(
-                    f"nonterminal {nt!r} cannot terminate: no derivation reaches primitives"
-                )
-        if self.start not in productive:
-            raise GrammarError(
-                f"the language is empty: start {self.start!r} derives no finite tree"
-            )
-        root = self._root_counts()
-        if self._count(self.start, root) == 0:
-            raise GrammarError(
-                f"the language is empty: start {self.start!r} has no derivation "
-                "within the depth limits"
-            )
-        used, stack, seen = {self.start}, [(self.start, root)], {(self.start, root)}
-        while stack:
-            sym, counts = stack.pop()
-            for i in self._choices(sym, counts):
-                for kid in self.productions[sym][i][1:]:
-                    s = (kid, self._step(counts, kid) or ())  # never None in a choice
-                    used.add(kid)
-                    if s not in seen:
-                        seen.add(s)
-                        stack.append(s)
-        for nt in self.productions:
-            if nt not in used:
-                raise GrammarError(
-                    f"nonterminal {nt!r} cannot terminate within its depth limits: "
-                    "it appears in no derivation"
-                )
 
     # -- depth-limited state ----------------------------------------------------------------
 
