@@ -35,6 +35,15 @@ def test_a_prior_that_wins_keeps_its_weight_and_one_that_loses_falls_to_the_floo
     assert FLOOR < one.weight < 1.0
 
 
+def test_the_rank_sum_auc_equals_the_pairwise_definition_with_ties() -> None:
+    rng = np.random.default_rng(3)
+    prior, uniform = rng.integers(0, 6, size=9).astype(float), rng.integers(0, 6, size=14) * 1.0
+    diff = prior[:, None] - uniform[None, :]
+    auc = (np.sum(diff < 0) + 0.5 * np.sum(diff == 0)) / diff.size
+    evidence = prior_evidence.rank_evidence(prior, uniform)
+    assert evidence.wins / (evidence.wins + evidence.losses) == pytest.approx(auc, rel=1e-12)
+
+
 def test_the_weight_shrinks_monotonically_with_the_loss_rate() -> None:
     rng = np.random.default_rng(0)
     uniform = rng.normal(size=12)

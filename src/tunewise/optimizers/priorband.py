@@ -146,12 +146,12 @@ class PriorBand(BracketOptimizer):
         return fidelity_spent(history) >= n - 1e-12
 
     def candidates(
-        self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
+        self, history: History, *, p: dict[str, float], rng: np.random.Generator
     ) -> list[dict[str, Any]]:
-        """:data:`N_CANDIDATES` configurations: half from the policy's mix, half uniform."""
+        """:data:`N_CANDIDATES` configurations: half from the policy's mix ``p`` (its
+        probabilities per source), half uniform."""
         space = history.space
         n_policy = N_CANDIDATES // 2
-        p = self._policy.probabilities(history, rungs=rungs, rung=rung)
         weights = np.array([p[s] for s in SOURCES], dtype=np.float64)
         counts = dict(zip(SOURCES, rng.multinomial(n_policy, weights / weights.sum()), strict=True))
         incumbent = history.best()
@@ -171,7 +171,8 @@ class PriorBand(BracketOptimizer):
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         # the prior configuration, when due, never gets here (BracketOptimizer.ask puts it first)
-        configs = self.candidates(history, rungs=rungs, rung=rung, rng=rng)
+        p, evidence = self._policy.decide(history, rungs=rungs, rung=rung)
+        configs = self.candidates(history, p=p, rng=rng)
         from tunewise.models import gp, multi_fidelity
 
         if self._cache is None:
@@ -196,5 +197,4 @@ class PriorBand(BracketOptimizer):
         if picked is None:
             return None
         index, facts = picked
-        p, evidence = self._policy.decide(history, rungs=rungs, rung=rung)
         return configs[index], {"sampled_from": "model", **facts, **self._weight_facts(p, evidence)}
