@@ -21,21 +21,27 @@ def _load(name: str):  # type: ignore[no-untyped-def]
     return module
 
 
+def _run_script(name: str, arguments: list[str], cwd: Path, timeout: float) -> str:
+    """Run ``examples/<name>.py`` as a user would, in ``cwd``; its stdout (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_yaml_space_matches_the_python_one() -> None:
     assert tw.Space.from_yaml(EXAMPLES / "space.yaml") == _load("quickstart").SPACE
 
 
 @pytest.mark.slow
 def test_quickstart_script_runs_with_two_workers(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "6"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "best validation accuracy" in done.stdout
+    stdout = _run_script("quickstart", ["6"], tmp_path, timeout=120)
+    assert "best validation accuracy" in stdout
     assert tw.load(tmp_path / "runs" / "quickstart").counts()["succeeded"] == 6
 
 
@@ -43,15 +49,8 @@ def test_quickstart_script_runs_with_two_workers(tmp_path) -> None:
 def test_cluster_script_runs_on_dask_with_a_trial_timeout(tmp_path) -> None:
     """The script's own top-level objective reaches the evaluation processes of Dask workers."""
     arguments = ["--trials", "8", "--workers", "2", "--trial-timeout", "2"]
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "cluster.py"), *arguments],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "statuses: {'succeeded': 6, 'failed': 2}" in done.stdout, done.stdout
+    stdout = _run_script("cluster", arguments, tmp_path, timeout=180)
+    assert "statuses: {'succeeded': 6, 'failed': 2}" in stdout, stdout
     trials = tw.load(tmp_path / "runs" / "cluster", study="cluster-example").trials
     failed = trials[trials["status"] == "failed"]
     assert list(failed["number"]) == [3, 7]
@@ -60,15 +59,8 @@ def test_cluster_script_runs_on_dask_with_a_trial_timeout(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_wrong_prior_script_runs_priorband_with_and_without_evidence(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "wrong_prior.py"), "4"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "published:" in done.stdout and "last prior weight" in done.stdout
+    stdout = _run_script("wrong_prior", ["4"], tmp_path, timeout=120)
+    assert "published:" in stdout and "last prior weight" in stdout
     evidence = tw.load(tmp_path / "runs" / "wrong_prior" / "evidence").trial_list
     new = [t for t in evidence if t.info.get("sampled_from") in ("prior", "random", "incumbent")]
     assert new and all("prior_weight" in t.info and "p_prior" in t.info for t in new)
