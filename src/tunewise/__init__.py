@@ -5,8 +5,11 @@ space = tw.Space(lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4), epochs=tw.Fideli
 result = tw.run(evaluate, space, root="runs/mlp", budget=tw.Budget(evaluations=50))
 """
 
+from tunewise import nas
+from tunewise.nas import Grammar
 from tunewise.runtime import Budget, Result, TrialContext, TrialFailed, load, run
 from tunewise.space import (
+    Architecture,
     Categorical,
     Constant,
     Fidelity,
@@ -21,11 +24,13 @@ from tunewise.trial import History, Suggestion, Trial, TrialStatus
 __version__ = "0.1.0"
 
 __all__ = [
+    "Architecture",
     "Budget",
     "Categorical",
     "Constant",
     "Fidelity",
     "Float",
+    "Grammar",
     "History",
     "Integer",
     "Parameter",
@@ -39,5 +44,6 @@ __all__ = [
     "TrialStatus",
     "__version__",
     "load",
+    "nas",
     "run",
 ]

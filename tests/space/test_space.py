@@ -66,7 +66,7 @@ INVALID: list[tuple[Callable[[], dict[str, Any]], str]] = [
     (lambda: {"lr": Float(0, None)}, r"parameter 'lr': upper must be a number, got None"),
     (lambda: {"lr": Float(0, float("inf"))}, r"parameter 'lr': upper must be a number, got inf"),
     (lambda: {"lr": Float(0, 1, prior="x")}, r"parameter 'lr': prior must be a number"),
-    (lambda: {"lr": 0.1}, r"parameter 'lr': expected a Float, Integer, Categorical, Constant or"),
+    (lambda: {"lr": 0.1}, r"parameter 'lr': expected a Float, Integer, Categorical, Architecture,"),
     (lambda: {"c": Constant([1, 2])}, r"parameter 'c': a constant must be str, int"),
     (lambda: {"c": Constant(float("nan"))}, r"parameter 'c': a constant must be finite"),
     (lambda: {"e": Fidelity(0, 10)}, r"parameter 'e': a fidelity needs lower > 0"),

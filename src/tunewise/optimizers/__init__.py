@@ -13,6 +13,7 @@ from tunewise.optimizers.pibo import PiBO
 from tunewise.optimizers.priorband import PriorBand
 from tunewise.optimizers.random_search import RandomSearch
 from tunewise.optimizers.registry import get, make, names, register
+from tunewise.optimizers.regularized_evolution import RegularizedEvolution
 from tunewise.trial import rng_for
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PiBO",
     "PriorBand",
     "RandomSearch",
+    "RegularizedEvolution",
     "SuccessiveHalving",
     "get",
     "make",

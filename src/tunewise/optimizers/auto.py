@@ -9,7 +9,11 @@ from tunewise.space import Space
 
 def choose(space: Space) -> Optimizer:
     """Priors and a fidelity -> ``priorband``; a fidelity alone -> ``hyperband``; priors alone ->
-    ``pibo``; neither -> ``bayesian_optimization`` (DESIGN.md §4)."""
+    ``pibo``; neither -> ``bayesian_optimization`` (DESIGN.md §4). With an architecture
+    parameter the model-based ones cannot be used yet: ``regularized_evolution`` replaces them
+    (the bracket optimizers take architectures as they are)."""
+    if space.architectures and space.fidelity is None:
+        return make("regularized_evolution")
     if space.fidelity is not None:
         return make("priorband" if space.has_priors else "hyperband")
     return make("pibo" if space.has_priors else "bayesian_optimization")

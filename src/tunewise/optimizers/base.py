@@ -32,13 +32,15 @@ class Capabilities:
 
     ``fidelity=False`` means the optimizer evaluates every configuration at the maximum fidelity;
     ``requires_fidelity`` that it cannot work without one (bracket methods).
-    ``conditions=False`` means it cannot search spaces with conditional parameters.
+    ``conditions=False`` means it cannot search spaces with conditional parameters;
+    ``architectures=True`` that it searches :class:`~tunewise.space.Architecture` parameters.
     """
 
     priors: bool = False
     fidelity: bool = False
     conditions: bool = True
     requires_fidelity: bool = False
+    architectures: bool = False
 
 
 class Optimizer(abc.ABC):
@@ -71,6 +73,12 @@ class Optimizer(abc.ABC):
         """Raise ValueError if this optimizer cannot search ``space``."""
         if space.has_conditions and not self.capabilities.conditions:
             raise ValueError(f"optimizer {self.name!r} does not support conditional parameters")
+        if space.architectures and not self.capabilities.architectures:
+            raise ValueError(
+                f"optimizer {self.name!r} cannot search architecture parameters "
+                f"({', '.join(map(repr, space.architectures))}); optimizers that can: "
+                f"{', '.join(accepting_architectures())}"
+            )
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -81,6 +89,18 @@ class Optimizer(abc.ABC):
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(map(repr, self.get_params().items())))))
+
+
+def accepting_architectures() -> list[str]:
+    """Names of the defined optimizers whose capabilities accept architecture parameters."""
+    found: set[str] = set()
+    stack = list(Optimizer.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if getattr(cls, "name", None) and cls.capabilities.architectures:
+            found.add(cls.name)
+    return sorted(found)
 
 
 def check_n(n: int) -> None:

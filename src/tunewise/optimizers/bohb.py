@@ -18,12 +18,13 @@ from __future__ import annotations
 import math
 import time
 from numbers import Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tunewise.models.kde import GoodBadKDE
+from tunewise.optimizers.base import Capabilities
 from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.observations import observations as read_observations
@@ -73,6 +74,9 @@ class BOHB(BracketOptimizer):
     name = "bohb"
     tag = "bohb"
     base = "hyperband"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        priors=False, fidelity=True, requires_fidelity=True
+    )
 
     def __init__(
         self,

@@ -52,7 +52,7 @@ class BracketOptimizer(Optimizer):
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
-        priors=False, fidelity=True, requires_fidelity=True
+        priors=False, fidelity=True, requires_fidelity=True, architectures=True
     )
     tag: ClassVar[str]
 

@@ -44,6 +44,7 @@ from tunewise.optimizers.prior_evidence import PriorEvidence
 from tunewise.optimizers.priorband_policy import SOURCES, PriorBandPolicy, fidelity_spent
 from tunewise.optimizers.registry import register
 from tunewise.optimizers.schedules import BASES
+from tunewise.space import Space
 from tunewise.trial import History
 
 N_CANDIDATES = 1000
@@ -59,7 +60,7 @@ class PriorBand(BracketOptimizer):
     name = "priorband"
     tag = "pb"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        priors=True, fidelity=True, requires_fidelity=True
+        priors=True, fidelity=True, requires_fidelity=True, architectures=True
     )
 
     def __init__(
@@ -113,6 +114,16 @@ class PriorBand(BracketOptimizer):
             split=split,
             prior_evidence=prior_evidence,
         )
+
+    def check_space(self, space: Space) -> None:
+        super().check_space(space)
+        if self.model_based and space.architectures:
+            raise ValueError(
+                "priorband: model_based=True cannot model architecture parameters yet "
+                f"({', '.join(map(repr, space.architectures))}); use model_based=False, whose "
+                "prior sampling uses the production priors and whose incumbent sampling mutates "
+                "a subtree"
+            )
 
     def sample(
         self, history: History, *, rungs: Rungs, rung: int, rng: np.random.Generator

@@ -12,8 +12,11 @@ behaviour (NePS v0.12.2):
 3. Dynamic split of ``w_prior`` between prior and incumbent: the top ``K`` configurations of the
    highest rung with at least ``eta`` results, rank-weighted, scored under the prior density and
    under the same-form density centred on the incumbent (on the parameters that have a prior;
-   the others are uniform under both, :func:`incumbent_space`).
-4. Incumbent sampling mutates each hyperparameter of the incumbent with probability 0.5.
+   the others are uniform under both, :func:`incumbent_space`). An architecture with priors
+   is scored under its production priors and under a prior centred on the incumbent's
+   derivation (:mod:`tunewise.nas.distribution`).
+4. Incumbent sampling mutates each hyperparameter of the incumbent with probability 0.5; an
+   architecture's mutation resamples one subtree (ALGORITHMS.md §7).
 
 A departure from the paper, on with ``prior_evidence=True``: the prior's share is scaled by the
 weight of :mod:`tunewise.optimizers.prior_evidence` (prior-drawn against uniform-drawn
@@ -35,10 +38,9 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from tunewise.optimizers import prior_evidence
+from tunewise.optimizers import mutation, prior_evidence
 from tunewise.optimizers.brackets import Rungs
-from tunewise.space import Categorical, Space
-from tunewise.space.priors import truncnorm_sample
+from tunewise.space import Space
 from tunewise.trial import History, Trial, fidelity_units
 
 SOURCES: tuple[str, ...] = ("prior", "incumbent", "random")
@@ -46,8 +48,6 @@ SOURCES: tuple[str, ...] = ("prior", "incumbent", "random")
 
 WEIGHTINGS: tuple[str, ...] = ("geometric", "linear", "50-50")
 SPLITS: tuple[str, ...] = ("dynamic", "constant")
-MAX_MUTATION_TRIES = 50
-"""Mutations are redrawn until the child differs from the incumbent, at most this often."""
 
 
 class PriorBandPolicy:
@@ -217,36 +217,12 @@ class PriorBandPolicy:
 
         In the unit cube (shape (d,)): numbers get a normal centred on their value, sd
         ``mutation_std``, truncated to [0, 1] (integers round on decode); a categorical gets a
-        different choice, uniformly. Dimensions that become active are drawn uniformly and those
-        that become inactive are dropped. Redrawn up to 50 times until the child differs.
+        different choice, uniformly. An architecture gets one subtree resampled
+        (:meth:`~tunewise.space.Architecture.mutate`). Dimensions that become active are drawn
+        uniformly and those that become inactive are dropped. Redrawn up to 50 times until the
+        child differs (:func:`tunewise.optimizers.mutation.mutate`).
         """
-        base = space.encode(config)
-        parent = space.decode(base)
-        child = parent
-        for _ in range(MAX_MUTATION_TRIES):
-            child = self._mutate_once(space, base, rng)
-            if child != parent:
-                break
-        return child
-
-    def _mutate_once(
-        self, space: Space, base: np.ndarray, rng: np.random.Generator
-    ) -> dict[str, Any]:
-        u = base.copy()
-        flips = rng.random(len(u)) < self.mutation_rate
-        for j, param in enumerate(space.searchable.values()):
-            if not flips[j] or np.isnan(u[j]):
-                continue
-            if isinstance(param, Categorical):
-                k = len(param.choices)
-                if k > 1:
-                    current = param.index(param.from_unit(u[j]))
-                    u[j] = ((current + int(rng.integers(1, k))) % k + 0.5) / k
-            else:
-                u[j] = float(truncnorm_sample(rng, u[j], self.mutation_std))
-        # dims inactive in the parent: a uniform value, used only if the mutation activated them
-        fill = rng.random(len(u))
-        return space.decode(np.where(np.isnan(u), fill, u))
+        return mutation.mutate(space, config, rng, rate=self.mutation_rate, std=self.mutation_std)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -269,10 +245,12 @@ def incumbent_space(space: Space, incumbent: Mapping[str, Any]) -> Space:
     parameters). Parameters with a prior that are inactive in the incumbent keep the user's prior.
     """
     params = space.searchable
+    archs = space.architectures
     with_prior = {
         name: value
         for name, value in incumbent.items()
         if getattr(params.get(name), "prior", None) is not None
+        or (name in archs and archs[name].has_prior)
     }
     return space.with_priors(with_prior)
 

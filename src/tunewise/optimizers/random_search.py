@@ -1,5 +1,8 @@
 """Random search: uniform over the space, or from the user's prior (``use_priors=True``).
 
+Architecture parameters are sampled top-down from their grammar: uniformly over each node's
+productions, or from the production priors (and a centre derivation) with ``use_priors``.
+
 The prior-only variant is the baseline PriorBand is compared against (Mallik et al. 2023).
 """
 
@@ -15,7 +18,7 @@ class RandomSearch(Optimizer):
     """Independent samples at full fidelity; sample ``k`` depends only on the seed and ``k``."""
 
     name = "random_search"
-    capabilities = Capabilities(priors=True, fidelity=False, conditions=True)
+    capabilities = Capabilities(priors=True, fidelity=False, conditions=True, architectures=True)
 
     def __init__(self, *, use_priors: bool = False) -> None:
         if not isinstance(use_priors, bool):

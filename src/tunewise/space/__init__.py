@@ -11,6 +11,7 @@
 ['lr', 'optimizer']
 """
 
+from tunewise.space.architecture import Architecture
 from tunewise.space.errors import SpaceError
 from tunewise.space.parameters import (
     Categorical,
@@ -24,6 +25,7 @@ from tunewise.space.parameters import (
 from tunewise.space.space import Space
 
 __all__ = [
+    "Architecture",
     "Categorical",
     "Condition",
     "Constant",

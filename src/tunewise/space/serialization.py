@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from tunewise.nas.diff import diff_grammars
+from tunewise.space.architecture import Architecture
 from tunewise.space.errors import SpaceError
 from tunewise.space.parameters import (
     Categorical,
@@ -37,6 +39,9 @@ _TYPES: dict[str, str] = {
     "categorical": "categorical",
     "fidelity": "fidelity",
     "constant": "constant",
+    "architecture": "architecture",
+    "arch": "architecture",
+    "grammar": "architecture",
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "float": ("lower", "upper", "log", "prior", "confidence", "when"),
@@ -44,6 +49,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "categorical": ("choices", "prior", "confidence", "when"),
     "fidelity": ("lower", "upper", "log"),
     "constant": ("value",),
+    "architecture": ("grammar", "prior", "confidence", "when"),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "float": ("lower", "upper"),
@@ -51,6 +57,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "categorical": ("choices",),
     "fidelity": ("lower", "upper"),
     "constant": ("value",),
+    "architecture": ("grammar",),
 }
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # Floats that YAML 1.1 (PyYAML) reads as strings: an exponent without a dot, e.g. 1e-5.
@@ -63,6 +70,15 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 def parameter_to_dict(param: Parameter) -> dict[str, Any]:
     """JSON-safe dict of one parameter, defaults left out."""
     out: dict[str, Any] = {"type": param.type_name}
+    if isinstance(param, Architecture):
+        out["grammar"] = param.grammar.to_dict()
+        if param.prior is not None:
+            out["prior"] = param.prior
+        if param.confidence != "medium":
+            out["confidence"] = param.confidence
+        if param.when is not None:
+            out["when"] = Condition(param.when).to_dict()
+        return out
     if isinstance(param, Constant):
         out["value"] = param.value
         return out
@@ -137,6 +153,8 @@ def _integral(value: Any) -> Any:
 
 
 def _infer_type(name: str, entry: Mapping[str, Any]) -> str:
+    if "grammar" in entry:
+        return "architecture"
     if "choices" in entry:
         return "categorical"
     if "value" in entry:
@@ -190,6 +208,8 @@ def parameter_from_dict(name: str, entry: Any) -> Parameter:
                     fields[key] = _integral(fields[key])
     if kind == "constant":
         return Constant(_number(fields["value"], only_exponent=True))
+    if kind == "architecture":
+        return Architecture(fields.pop("grammar"), **fields)
     if kind == "fidelity":
         return Fidelity(fields.pop("lower"), fields.pop("upper"), **fields)
     if kind == "categorical":
@@ -242,6 +262,14 @@ def diff_parameters(old: Mapping[str, Parameter], new: Mapping[str, Parameter]) 
             messages.append(
                 f"parameter {name!r}: type changed from {before.type_name} to {after.type_name}"
             )
+            continue
+        if isinstance(before, Architecture) and isinstance(after, Architecture):
+            changes = diff_grammars(before.grammar, after.grammar)
+            for key in ("prior", "confidence", "when"):
+                was, now = getattr(before, key), getattr(after, key)
+                if was != now:
+                    changes.append(f"{key} changed from {_fmt(was)} to {_fmt(now)}")
+            messages.extend(f"parameter {name!r}: {change}" for change in changes)
             continue
         fields_before, fields_after = _fields(before), _fields(after)
         for key, value in fields_before.items():

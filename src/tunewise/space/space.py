@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tunewise.space import serialization
+from tunewise.space.architecture import Architecture
 from tunewise.space.errors import SpaceError, named
 from tunewise.space.parameters import (
     Categorical,
@@ -33,7 +34,7 @@ from tunewise.space.parameters import (
 )
 
 _SEARCHABLE = (Float, Integer, Categorical)
-_KINDS = (Float, Integer, Categorical, Constant, Fidelity)
+_KINDS = (Float, Integer, Categorical, Architecture, Constant, Fidelity)
 
 
 def _check_rng(rng: Any) -> None:
@@ -53,6 +54,7 @@ class Space:
     """
 
     __slots__ = (
+        "_architectures",
         "_conditions",
         "_constants",
         "_fidelity_name",
@@ -63,6 +65,7 @@ class Space:
     )
     _params: dict[str, Parameter]
     _searchable: dict[str, Float | Integer | Categorical]
+    _architectures: dict[str, Architecture]
     _constants: dict[str, Any]
     _fidelity_name: str | None
     _conditions: dict[str, tuple[tuple[str, frozenset[Any]], ...]]
@@ -76,8 +79,8 @@ class Space:
                 raise SpaceError("parameter names must be non-empty strings")
             if not isinstance(param, _KINDS):
                 raise SpaceError(
-                    f"parameter {name!r}: expected a Float, Integer, Categorical, Constant or "
-                    f"Fidelity, got {type(param).__name__} {param!r}"
+                    f"parameter {name!r}: expected a Float, Integer, Categorical, Architecture, "
+                    f"Constant or Fidelity, got {type(param).__name__} {param!r}"
                 )
             try:
                 param._check()
@@ -99,6 +102,11 @@ class Space:
             self,
             "_searchable",
             {n: p for n, p in parameters.items() if isinstance(p, _SEARCHABLE)},
+        )
+        setattr_(
+            self,
+            "_architectures",
+            {n: p for n, p in parameters.items() if isinstance(p, Architecture)},
         )
         setattr_(self, "_conditions", self._check_conditions())
         setattr_(self, "_order", self._topological_order())
@@ -187,6 +195,11 @@ class Space:
         return dict(self._searchable)
 
     @property
+    def architectures(self) -> dict[str, Architecture]:
+        """The architecture parameters (searched, but not part of the unit-cube encoding)."""
+        return dict(self._architectures)
+
+    @property
     def dimension_names(self) -> tuple[str, ...]:
         """Names of the unit-cube dimensions, in order (= the keys of :attr:`searchable`)."""
         return tuple(self._searchable)
@@ -198,8 +211,10 @@ class Space:
 
     @property
     def has_priors(self) -> bool:
-        """Whether any searchable parameter has a prior."""
-        return any(p.prior is not None for p in self._searchable.values())
+        """Whether any searchable parameter or architecture has a prior."""
+        return any(p.prior is not None for p in self._searchable.values()) or any(
+            a.has_prior for a in self._architectures.values()
+        )
 
     @property
     def has_conditions(self) -> bool:
@@ -270,15 +285,19 @@ class Space:
     ) -> list[dict[str, Any]]:
         """``n`` configs drawn independently (see :meth:`sample`); only ``rng`` is used."""
         _check_rng(rng)
-        columns = {
+        columns: dict[str, list[Any]] = {
             name: param.sample(rng, n, use_prior=use_priors)
             for name, param in self._searchable.items()
         }
+        for name, arch in self._architectures.items():
+            columns[name] = arch.sample(rng, n, use_prior=use_priors)
         return [self._finish({name: col[i] for name, col in columns.items()}) for i in range(n)]
 
     def prior_config(self) -> dict[str, Any]:
         """The prior's mode: each prior value, else the middle of the (log-)range / first choice."""
-        return self._finish({name: param.default for name, param in self._searchable.items()})
+        values = {name: param.default for name, param in self._searchable.items()}
+        values.update({name: arch.default for name, arch in self._architectures.items()})
+        return self._finish(values)
 
     def log_prior(self, config: Mapping[str, Any]) -> float:
         """Log prior density of ``config`` in (log-)unit space, summed over active dimensions.
@@ -289,7 +308,7 @@ class Space:
         """
         active = self._active(config)
         total = 0.0
-        for name, param in self._searchable.items():
+        for name, param in [*self._searchable.items(), *self._architectures.items()]:
             if not active[name]:
                 continue
             if name not in config:
@@ -322,7 +341,7 @@ class Space:
         """
         params: dict[str, Parameter] = {}
         for name, param in self._params.items():
-            if isinstance(param, _SEARCHABLE) and name in config:
+            if isinstance(param, (*_SEARCHABLE, Architecture)) and name in config:
                 conf = param.confidence if confidence is None else confidence
                 param = replace(param, prior=config[name], confidence=conf)
             params[name] = param
@@ -354,9 +373,15 @@ class Space:
             out[i] = self.encode(config)
         return out
 
-    def decode(self, u: NDArray[np.float64]) -> dict[str, Any]:
+    def decode(
+        self, u: NDArray[np.float64], *, architectures: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """Unit vector, shape (d,) -> config: clip to [0, 1], round integers, pick choices, drop
-        dimensions whose condition fails (NaN allowed there), add constants."""
+        dimensions whose condition fails (NaN allowed there), add constants.
+
+        ``architectures``: the values of the architecture parameters, which the unit cube does not
+        hold; needed for each one that is active (inactive ones are dropped).
+        """
         arr = np.asarray(u, dtype=np.float64)
         names = self.dimension_names
         if arr.shape != (len(names),):
@@ -366,10 +391,14 @@ class Space:
             for j, (name, param) in enumerate(self._searchable.items())
             if not np.isnan(arr[j])
         }
+        values.update(architectures or {})
         active = self._active(values)
         for name in names:
             if active[name] and name not in values:
                 raise SpaceError(f"parameter {name!r}: active but its unit value is NaN")
+        for name in self._architectures:
+            if active[name] and name not in values:
+                raise SpaceError(f"parameter {name!r}: an active architecture needs its value")
         return self._finish(values)
 
     def decode_many(self, u: NDArray[np.float64]) -> list[dict[str, Any]]:
