@@ -15,8 +15,63 @@
 True
 """
 
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from tunewise.nas.derivation import Derivation
 from tunewise.nas.errors import GrammarError
 from tunewise.nas.grammar import Grammar
 
-__all__ = ["Derivation", "Grammar", "GrammarError"]
+if TYPE_CHECKING:
+    from tunewise.nas.build import TOPOLOGIES, BuildError, Network, Primitive, Topology, build
+    from tunewise.nas.library import PRIMITIVES, classifier
+
+# Compiling to PyTorch (build.py, library.py) imports torch; it loads on first use only.
+_LAZY = {
+    "build": "build",
+    "BuildError": "build",
+    "Network": "build",
+    "Primitive": "build",
+    "Topology": "build",
+    "TOPOLOGIES": "build",
+    "classifier": "library",
+    "PRIMITIVES": "library",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"tunewise.nas.{module}"), name)
+
+
+class _Package(types.ModuleType):
+    """Keeps ``tunewise.nas.build`` the function: importing the submodule ``build`` would
+    otherwise bind the module object over the lazily exported function of the same name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "build" and isinstance(value, types.ModuleType):
+            value = value.build
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+__all__ = [
+    "PRIMITIVES",
+    "TOPOLOGIES",
+    "BuildError",
+    "Derivation",
+    "Grammar",
+    "GrammarError",
+    "Network",
+    "Primitive",
+    "Topology",
+    "build",
+    "classifier",
+]
