@@ -16,7 +16,7 @@ from torch import nn
 import tunewise as tw
 from tests.nas.test_grammar import hierarchical_nb201
 from tunewise.nas import BuildError, Derivation, Grammar, GrammarError, Primitive, Topology
-from tunewise.nas.build import TOPOLOGIES
+from tunewise.nas.network import TOPOLOGIES
 
 torch.set_num_threads(1)
 
@@ -245,8 +245,8 @@ def test_bad_syntax_is_a_grammar_error() -> None:
         tw.nas.build("Cell(conv3x3,", channels=C)
 
 
-def test_build_stays_the_function_after_importing_the_submodule() -> None:
-    module = importlib.import_module("tunewise.nas.build")
+def test_build_is_the_function_after_importing_its_module() -> None:
+    module = importlib.import_module("tunewise.nas.network")
     assert tw.nas.build is module.build
 
 

@@ -15,8 +15,6 @@
 True
 """
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from tunewise.nas.derivation import Derivation
@@ -24,17 +22,17 @@ from tunewise.nas.errors import GrammarError
 from tunewise.nas.grammar import Grammar
 
 if TYPE_CHECKING:
-    from tunewise.nas.build import TOPOLOGIES, BuildError, Network, Primitive, Topology, build
     from tunewise.nas.library import PRIMITIVES, classifier
+    from tunewise.nas.network import TOPOLOGIES, BuildError, Network, Primitive, Topology, build
 
-# Compiling to PyTorch (build.py, library.py) imports torch; it loads on first use only.
+# Compiling to PyTorch (network.py, library.py) imports torch; it loads on first use only.
 _LAZY = {
-    "build": "build",
-    "BuildError": "build",
-    "Network": "build",
-    "Primitive": "build",
-    "Topology": "build",
-    "TOPOLOGIES": "build",
+    "build": "network",
+    "BuildError": "network",
+    "Network": "network",
+    "Primitive": "network",
+    "Topology": "network",
+    "TOPOLOGIES": "network",
     "classifier": "library",
     "PRIMITIVES": "library",
 }
@@ -47,19 +45,6 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(f"tunewise.nas.{module}"), name)
-
-
-class _Package(types.ModuleType):
-    """Keeps ``tunewise.nas.build`` the function: importing the submodule ``build`` would
-    otherwise bind the module object over the lazily exported function of the same name."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "build" and isinstance(value, types.ModuleType):
-            value = value.build
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -32,7 +32,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from tunewise.nas.build import Network, Primitive, double
+from tunewise.nas.network import Network, Primitive, double
 
 
 class ReLUConvBN(nn.Sequential):
