@@ -19,11 +19,12 @@ from tunewise.runtime.context import TrialContext
 
 def test_names_cover_every_family() -> None:
     names = benchmark_names()
-    assert len(names) == len(set(names)) == 9 + 34 + 2
+    assert len(names) == len(set(names)) == 9 + 34 + 6 + 2
     for function in ("branin", "hartmann3", "hartmann6"):
         for level in ("high", "medium", "low"):
             assert f"{function}-{level}" in names
     assert "lcbench-189906" in names and "lcbench-3945" in names
+    assert {"nb201-cifar10", "nb201-imagenet16", "nb201-cifar100-flat"} <= set(names)
     assert {"mlp-digits", "cnn-digits"} <= set(names)
 
 

@@ -1,4 +1,5 @@
-"""The benchmark contract: a problem with a space, priors of known quality, a fidelity, an optimum.
+"""The benchmark contract: a problem with a space, priors of known quality, a fidelity (or none), an
+optimum.
 
 A :class:`Benchmark` answers two kinds of caller. The benchmark runner and the simulator call
 :meth:`Benchmark.evaluate` (pure: ``(config, fidelity, seed) -> Evaluation``) and read the cost it
@@ -75,7 +76,11 @@ class Benchmark(abc.ABC):
     def evaluate(
         self, config: Mapping[str, Any], fidelity: float | int, *, seed: int = 0
     ) -> Evaluation:
-        """Evaluate ``config`` at ``fidelity``; deterministic given ``(config, fidelity, seed)``."""
+        """Evaluate ``config`` at ``fidelity``; deterministic given ``(config, fidelity, seed)``.
+
+        A benchmark without fidelity (:attr:`max_fidelity` None) takes ``fidelity=None`` (it
+        widens the parameter's type to ``float | int | None``).
+        """
 
     # -- shared behaviour ------------------------------------------------------------------------
 
@@ -116,18 +121,30 @@ class Benchmark(abc.ABC):
         return space
 
     @property
-    def fidelity_name(self) -> str:
-        """Name of the fidelity parameter of :meth:`space`."""
-        name = self._base_space().fidelity_name
-        assert name is not None, "every benchmark space has a fidelity"
-        return name
+    def fidelity_name(self) -> str | None:
+        """Name of the fidelity parameter of :meth:`space` (None for a benchmark without one)."""
+        return self._base_space().fidelity_name
 
     @property
     def fidelity(self) -> Fidelity:
-        """The fidelity parameter of :meth:`space` (bounds ``lower``, ``upper``)."""
+        """The fidelity parameter of :meth:`space` (bounds ``lower``, ``upper``); ``ValueError``
+        for a benchmark without fidelity (see :attr:`max_fidelity`)."""
         fidelity = self._base_space().fidelity
-        assert fidelity is not None, "every benchmark space has a fidelity"
+        if fidelity is None:
+            raise ValueError(f"benchmark {self.name!r} has no fidelity")
         return fidelity
+
+    @property
+    def max_fidelity(self) -> float | int | None:
+        """The fidelity of a full evaluation: the fidelity's upper bound, or None for a benchmark
+        without fidelity (one evaluation = one full evaluation; the runner then passes None)."""
+        fidelity = self._base_space().fidelity
+        return None if fidelity is None else fidelity.upper
+
+    def evaluate_full(self, config: Mapping[str, Any], *, seed: int = 0) -> Evaluation:
+        """:meth:`evaluate` at :attr:`max_fidelity` (``fidelity=None`` without a fidelity)."""
+        evaluate: Callable[..., Evaluation] = self.evaluate  # takes None when max_fidelity is
+        return evaluate(config, self.max_fidelity, seed=seed)
 
     def objective(
         self, *, seed: int = 0
@@ -154,13 +171,13 @@ class Benchmark(abc.ABC):
 class BenchmarkObjective:
     """The tunewise evaluate function of a simulated benchmark: ``(config, trial) -> dict``.
 
-    Reads ``trial.fidelity`` (max fidelity when None) and returns ``objective``, ``cost``,
-    ``learning_curve`` and ``info``. When the trial continues a lower-fidelity one
-    (``trial.previous_fidelity`` below ``trial.fidelity``) the cost is the increment
-    ``max(0, cost(fidelity) - cost(previous_fidelity))`` and the learning curve holds only the steps
-    after ``previous_fidelity`` (what the continued run adds, like :mod:`tunewise.demo.mlp`);
-    otherwise both are the from-scratch values. A module-level class, so it pickles to worker
-    processes.
+    Reads ``trial.fidelity`` (None: a full evaluation, :meth:`Benchmark.evaluate_full`) and
+    returns ``objective``, ``cost``, ``learning_curve`` and ``info``. When the trial continues a
+    lower-fidelity one (``trial.previous_fidelity`` below ``trial.fidelity``) the cost is the
+    increment ``max(0, cost(fidelity) - cost(previous_fidelity))`` and the learning curve holds
+    only the steps after ``previous_fidelity`` (what the continued run adds, like
+    :mod:`tunewise.demo.mlp`); otherwise both are the from-scratch values. A module-level class,
+    so it pickles to worker processes.
     """
 
     def __init__(self, benchmark: Benchmark, *, seed: int = 0) -> None:
@@ -169,12 +186,15 @@ class BenchmarkObjective:
 
     def __call__(self, config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
         bench = self.benchmark
-        fidelity = bench.fidelity.upper if trial.fidelity is None else trial.fidelity
+        fidelity = trial.fidelity
         config = searched_config(config, bench.fidelity_name)
-        result = bench.evaluate(config, fidelity, seed=self.seed)
+        if fidelity is None:
+            result = bench.evaluate_full(config, seed=self.seed)
+        else:
+            result = bench.evaluate(config, fidelity, seed=self.seed)
         previous = trial.previous_fidelity
         cost, curve = result.cost, result.learning_curve
-        if previous is not None and previous < fidelity:
+        if previous is not None and fidelity is not None and previous < fidelity:
             before = bench.evaluate(config, previous, seed=self.seed)
             cost = max(0.0, result.cost - before.cost)
             curve = tuple(point for point in curve if point[0] > previous)

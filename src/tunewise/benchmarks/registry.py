@@ -7,6 +7,8 @@ from typing import Any
 
 from tunewise.benchmarks.base import Benchmark
 from tunewise.benchmarks.lcbench import TASK_IDS, LCBenchBenchmark
+from tunewise.benchmarks.nb201 import DATASETS as NB201_DATASETS
+from tunewise.benchmarks.nb201 import NB201Benchmark
 from tunewise.benchmarks.synthetic import CORRELATIONS, FUNCTIONS, SyntheticBenchmark
 from tunewise.benchmarks.training import CNNDigitsBenchmark, MLPDigitsBenchmark
 
@@ -16,6 +18,13 @@ __all__ = ["benchmark_names", "get_benchmark"]
 def _synthetic(function: str, correlation: str) -> Callable[..., Benchmark]:
     def make() -> Benchmark:
         return SyntheticBenchmark(function=function, correlation=correlation)
+
+    return make
+
+
+def _nb201(dataset: str, form: str) -> Callable[..., Benchmark]:
+    def make() -> Benchmark:
+        return NB201Benchmark(dataset=dataset, form=form)
 
     return make
 
@@ -34,13 +43,16 @@ _FACTORIES: dict[str, Callable[..., Benchmark]] = {
         for level in CORRELATIONS
     },
     **{f"lcbench-{task}": _lcbench(task) for task in TASK_IDS},
+    **{f"nb201-{dataset}": _nb201(dataset, "grammar") for dataset in NB201_DATASETS},
+    **{f"nb201-{dataset}-flat": _nb201(dataset, "flat") for dataset in NB201_DATASETS},
     "mlp-digits": MLPDigitsBenchmark,
     "cnn-digits": CNNDigitsBenchmark,
 }
 
 
 def benchmark_names() -> list[str]:
-    """All benchmark names, in a stable order: synthetic, LCBench tasks, real training."""
+    """All benchmark names, in a stable order: synthetic, LCBench tasks, NAS-Bench-201 (grammar,
+    then flat), real training."""
     return list(_FACTORIES)
 
 

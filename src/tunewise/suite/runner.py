@@ -199,10 +199,9 @@ def run_job(job: Job) -> pd.DataFrame:
 
     benchmark = get_benchmark(job.benchmark)
     space = benchmark.space(job.prior, confidence=job.confidence)
-    full = benchmark.fidelity.upper
 
     def full_fidelity_value(config: Mapping[str, Any]) -> float:
-        return benchmark.evaluate(config, full, seed=job.seed).objective
+        return benchmark.evaluate_full(config, seed=job.seed).objective
 
     events = simulate(
         benchmark.objective(seed=job.seed),
