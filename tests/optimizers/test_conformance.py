@@ -16,6 +16,26 @@ from tests.optimizers.loop import run_sequentially
 from tunewise import optimizers
 from tunewise.trial import History, Suggestion, Trial, TrialStatus
 
+BLOCKS = tw.Grammar(
+    {
+        "S": ["Linear2 B B", "Residual2 B B B"],
+        "B": ["Linear2 B B", "Residual2 B B B", "conv3x3", "conv1x1", "id"],
+    },
+    "S",
+    topologies={"Linear2": 2, "Residual2": 3},
+    primitives=["conv3x3", "conv1x1", "id"],
+    depth={"B": 2},
+    priors={
+        "B": {"Linear2 B B": 0.1, "Residual2 B B B": 0.3, "conv3x3": 0.4, "conv1x1": 0.1, "id": 0.1}
+    },
+)
+CELL = tw.Grammar(
+    {"C": ["Cell E E E E E E"], "E": ["none", "skip", "conv1x1", "conv3x3", "avgpool3x3"]},
+    "C",
+    topologies={"Cell": 6},
+    primitives=["none", "skip", "conv1x1", "conv3x3", "avgpool3x3"],
+)
+
 SPACES = {
     "mixed": tw.Space(
         lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4, confidence="high"),
@@ -28,6 +48,13 @@ SPACES = {
     ),
     "continuous": tw.Space(x=tw.Float(-5.0, 10.0), y=tw.Float(0.0, 15.0)),
     "float_fidelity": tw.Space(x=tw.Float(0.0, 1.0, prior=0.2), subset=tw.Fidelity(0.1, 1.0)),
+    "architecture": tw.Space(
+        net=tw.Architecture(BLOCKS),
+        lr=tw.Float(1e-4, 1e-1, log=True, prior=1e-2),
+        head=tw.Categorical(["linear", "mlp"]),
+        head_net=tw.Architecture(CELL, when={"head": "mlp"}),
+        epochs=tw.Fidelity(1, 9),
+    ),
 }
 
 
@@ -82,6 +109,7 @@ def supported(name: str) -> list[str]:
         for key, space in SPACES.items()
         if (cls.capabilities.conditions or not space.has_conditions)
         and (space.fidelity is not None or not cls.capabilities.requires_fidelity)
+        and (cls.capabilities.architectures or not space.architectures)
     ]
 
 
@@ -206,6 +234,26 @@ def test_model_based_optimizers_learn_to_avoid_a_failing_region(name: str, n: in
     inside = sum(x > 6.0 for x in picks) / len(picks)
     assert inside < 0.15, picks
     assert np.median(picks) > 3.0, picks  # the good region: just short of the failing one
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in optimizers.names() if not optimizers.get(n).capabilities.architectures]
+)
+def test_optimizers_without_architecture_support_refuse_naming_those_with(name: str) -> None:
+    with pytest.raises(ValueError, match="cannot search architecture parameters") as error:
+        optimizers.make(name).check_space(SPACES["architecture"])
+    for able in ("random_search", "hyperband", "priorband", "regularized_evolution"):
+        assert able in str(error.value)
+
+
+def test_auto_picks_an_optimizer_that_searches_architectures() -> None:
+    from tunewise.optimizers.auto import choose
+
+    with_fidelity = choose(SPACES["architecture"])
+    assert with_fidelity.name == "priorband"
+    with_fidelity.check_space(SPACES["architecture"])
+    flat = tw.Space(net=tw.Architecture(BLOCKS), lr=tw.Float(1e-4, 1e-1, log=True))
+    assert choose(flat).name == "regularized_evolution"
 
 
 def test_registry_names_and_capabilities() -> None:

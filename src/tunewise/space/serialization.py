@@ -20,7 +20,7 @@ import yaml
 
 from tunewise.nas.diff import diff_grammars
 from tunewise.space.architecture import Architecture
-from tunewise.space.errors import SpaceError
+from tunewise.space.errors import SpaceError, named
 from tunewise.space.parameters import (
     Categorical,
     Condition,
@@ -209,7 +209,10 @@ def parameter_from_dict(name: str, entry: Any) -> Parameter:
     if kind == "constant":
         return Constant(_number(fields["value"], only_exponent=True))
     if kind == "architecture":
-        return Architecture(fields.pop("grammar"), **fields)
+        try:
+            return Architecture(fields.pop("grammar"), **fields)
+        except SpaceError as error:
+            raise named(name, error) from None
     if kind == "fidelity":
         return Fidelity(fields.pop("lower"), fields.pop("upper"), **fields)
     if kind == "categorical":
