@@ -129,6 +129,7 @@ _CELL = Topology(((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)))
 TOPOLOGIES: dict[str, Topology] = {
     **{f"Linear{k}": Topology.linear(k) for k in range(1, 7)},
     **{f"Sequential{k}": Topology.linear(k) for k in range(1, 7)},
+    "Linear1b": Topology.linear(1),  # a second name for Linear1 (see nas.grammars)
     # Edge orders of automl/hierarchical_nas_construction (NePS ``Residual``, ``Residual3``).
     "Residual2": Topology(((0, 1), (0, 2), (1, 2))),
     "Residual3": Topology(((0, 1), (1, 2), (0, 3), (2, 3))),
