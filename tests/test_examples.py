@@ -64,3 +64,14 @@ def test_wrong_prior_script_runs_priorband_with_and_without_evidence(tmp_path) -
     evidence = tw.load(tmp_path / "runs" / "wrong_prior" / "evidence").trial_list
     new = [t for t in evidence if t.info.get("sampled_from") in ("prior", "random", "incumbent")]
     assert new and all("prior_weight" in t.info and "p_prior" in t.info for t in new)
+
+
+@pytest.mark.slow
+def test_nas_script_runs_priorband_on_a_grammar_space(tmp_path) -> None:
+    stdout = _run_script("nas", ["3"], tmp_path, timeout=180)
+    assert "best validation error" in stdout and "best architecture: Linear" in stdout
+    trials = tw.load(tmp_path / "runs" / "nas").trial_list
+    space = _load("nas").SPACE
+    for trial in trials:
+        space.validate_config(trial.config)  # the architecture is a derivation of the grammar
+    assert any(t.previous_trial is not None for t in trials)  # promotions continued

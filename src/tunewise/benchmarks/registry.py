@@ -7,6 +7,7 @@ from typing import Any
 
 from tunewise.benchmarks.base import Benchmark
 from tunewise.benchmarks.lcbench import TASK_IDS, LCBenchBenchmark
+from tunewise.benchmarks.nas_digits import NASDigitsBenchmark
 from tunewise.benchmarks.nb201 import DATASETS as NB201_DATASETS
 from tunewise.benchmarks.nb201 import NB201Benchmark
 from tunewise.benchmarks.synthetic import CORRELATIONS, FUNCTIONS, SyntheticBenchmark
@@ -47,6 +48,7 @@ _FACTORIES: dict[str, Callable[..., Benchmark]] = {
     **{f"nb201-{dataset}-flat": _nb201(dataset, "flat") for dataset in NB201_DATASETS},
     "mlp-digits": MLPDigitsBenchmark,
     "cnn-digits": CNNDigitsBenchmark,
+    "nas-digits": NASDigitsBenchmark,
 }
 
 

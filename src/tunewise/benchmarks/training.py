@@ -40,7 +40,15 @@ from tunewise.demo.checkpoints import load_checkpoint, save_checkpoint
 from tunewise.runtime.context import TrialContext, searched_config
 from tunewise.space import Categorical, Fidelity, Float, Integer, Space
 
-__all__ = ["BEST_KNOWN", "CNNDigitsBenchmark", "MLPDigitsBenchmark", "cnn_space", "train_cnn"]
+__all__ = [
+    "BEST_KNOWN",
+    "CNNDigitsBenchmark",
+    "MLPDigitsBenchmark",
+    "TrainingObjective",
+    "cnn_space",
+    "fit",
+    "train_cnn",
+]
 
 logger = logging.getLogger("tunewise")
 
@@ -290,21 +298,54 @@ def train_cnn(config: Mapping[str, Any], trial: TrialContext, *, seed: int = 0) 
     ``learning_curve`` (the new epochs) and ``info``.
     """
     torch.set_num_threads(1)
-    epochs = round(trial.fidelity if trial.fidelity is not None else 27)
-    if epochs < 1:
-        raise ValueError(f"the epoch fidelity must be >= 1, got {trial.fidelity!r}")
-    x_tr, y_tr, x_va, y_va = demo.load_digits_split()
-    x_tr, x_va = x_tr.view(-1, 1, 8, 8), x_va.view(-1, 1, 8, 8)
-    batch_size = int(config["batch_size"])
-
     key = _seed(config, seed)
     generator = torch.Generator().manual_seed(key)
     model = _build_cnn(config, generator)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=float(config["lr"]), weight_decay=float(config["weight_decay"])
     )
+    return fit(
+        model,
+        optimizer,
+        generator,
+        trial,
+        key=key,
+        batch_size=int(config["batch_size"]),
+        max_epochs=27,
+        label="cnn-digits",
+    )
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    trial: TrialContext,
+    *,
+    key: int,
+    batch_size: int,
+    max_epochs: int,
+    label: str,
+) -> dict[str, Any]:
+    """Train an image classifier on the digits to ``trial.fidelity`` epochs (``max_epochs`` when
+    None); the shared loop of the real-training benchmarks.
+
+    ``model`` maps ``(n, 1, 8, 8)`` images to logits ``(n, 10)``; ``generator`` drives the
+    shuffling (and whatever else the model draws at training time) and ``key`` is the run's seed,
+    checked against the checkpoint. Continues from ``trial.previous_directory`` when it holds a
+    checkpoint with the same ``key`` (model, optimizer, generator state and curve), reports each
+    new epoch via ``trial.report`` and checkpoints to ``trial.directory``. Returns ``objective``
+    (the validation error), ``cost`` (epochs trained here), ``learning_curve`` (the new epochs)
+    and ``info``.
+    """
+    torch.set_num_threads(1)
+    epochs = round(trial.fidelity if trial.fidelity is not None else max_epochs)
+    if epochs < 1:
+        raise ValueError(f"the epoch fidelity must be >= 1, got {trial.fidelity!r}")
+    x_tr, y_tr, x_va, y_va = demo.load_digits_split()
+    x_tr, x_va = x_tr.view(-1, 1, 8, 8), x_va.view(-1, 1, 8, 8)
     done, curve = 0, []
-    state = load_checkpoint(trial.previous_directory, seed=key, epochs=epochs, label="cnn-digits")
+    state = load_checkpoint(trial.previous_directory, seed=key, epochs=epochs, label=label)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
