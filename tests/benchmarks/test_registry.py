@@ -19,7 +19,7 @@ from tunewise.runtime.context import TrialContext
 
 def test_names_cover_every_family() -> None:
     names = benchmark_names()
-    assert len(names) == len(set(names)) == 9 + 34 + 6 + 2
+    assert len(names) == len(set(names)) == 9 + 34 + 6 + 3
     for function in ("branin", "hartmann3", "hartmann6"):
         for level in ("high", "medium", "low"):
             assert f"{function}-{level}" in names

@@ -129,6 +129,9 @@ def test_down_doubles_channels_and_halves_odd_resolutions() -> None:
 
 
 def test_backward_reaches_every_parameter() -> None:
+    """Every parameter gets a finite gradient; the body's are non-zero for the written network
+    (a sampled one may be degenerate: e.g. its last cell only reaches the output by zero edges,
+    as NAS-Bench-201's 341 disconnected cells)."""
     text = "Linear3(Cell(conv3x3, id, zero, conv1x1, avgpool3x3, conv3x3), down, "
     text += "Diamond2(conv1x1, conv3x3, id, avgpool3x3))"
     derivations: list[Derivation | str] = [text]
@@ -143,7 +146,8 @@ def test_backward_reaches_every_parameter() -> None:
         loss.backward()
         for name, p in model.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), (str(d), name)
-        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+        if d is text:
+            assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
 
 
 def test_same_derivation_same_parameter_count() -> None:

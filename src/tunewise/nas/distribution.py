@@ -67,12 +67,18 @@ class Distribution:
     def sample(self, rng: np.random.Generator) -> Derivation:
         """One derivation; all randomness from ``rng``."""
         g = self.grammar
+        if not self._centre_at:  # the same probabilities, without tracking positions
+            return g.sample(rng, use_priors=self.use_priors)
         return self._sample(g.start, g._root_counts(), (), rng)
 
     def _sample(self, sym: str, counts: Counts, path: Path, rng: np.random.Generator) -> Derivation:
         g = self.grammar
-        choices, p = self.probabilities(sym, counts, path)
-        rhs = g.productions[sym][choices[int(rng.choice(len(choices), p=p))]]
+        if path in self._centre_at:
+            choices, p = self.probabilities(sym, counts, path)
+            pick = min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), len(p) - 1)
+        else:  # the grammar's own draw, with its cached CDF (same probabilities)
+            choices, pick = g._choices(sym, counts), g._draw(sym, counts, self.use_priors, rng)
+        rhs = g.productions[sym][choices[pick]]
         kids = tuple(
             self._sample(k, g._step(counts, k) or (), (*path, j), rng)
             for j, k in enumerate(rhs[1:])

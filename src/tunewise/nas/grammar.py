@@ -19,6 +19,7 @@ and "high" sharpens them, as a categorical's prior weight grows with confidence 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -89,6 +90,7 @@ class Grammar:
         self._weights = self._prior_weights()
         self._count_memo: dict[tuple[str, Counts], int] = {}
         self._choice_memo: dict[tuple[str, Counts], tuple[int, ...]] = {}
+        self._cdf_memo: dict[tuple[str, Counts, bool], tuple[float, ...]] = {}
         self._index = {
             nt: {rhs: i for i, rhs in enumerate(rhss)} for nt, rhss in self.productions.items()
         }
@@ -157,6 +159,19 @@ class Grammar:
         p = np.ones(len(choices)) if w is None else np.array([w[i] for i in choices])
         return np.asarray(p / p.sum(), dtype=np.float64)
 
+    def _draw(self, sym: str, counts: Counts, use_priors: bool, rng: np.random.Generator) -> int:
+        """Position in the choice set drawn by inverting the (cached) CDF with one uniform; a
+        single choice takes no draw."""
+        key = (sym, counts, use_priors)
+        cdf = self._cdf_memo.get(key)
+        if cdf is None:
+            probs = self._probs(sym, self._choices(sym, counts), use_priors)
+            cdf = tuple(float(c) for c in np.cumsum(probs))
+            self._cdf_memo[key] = cdf
+        if len(cdf) == 1:
+            return 0
+        return min(bisect.bisect_right(cdf, rng.random()), len(cdf) - 1)
+
     # -- public API -------------------------------------------------------------------------
 
     def count(self) -> int:
@@ -178,7 +193,7 @@ class Grammar:
         self, sym: str, counts: Counts, rng: np.random.Generator, use_priors: bool
     ) -> Derivation:
         choices = self._choices(sym, counts)
-        i = choices[int(rng.choice(len(choices), p=self._probs(sym, choices, use_priors)))]
+        i = choices[self._draw(sym, counts, use_priors, rng)]
         rhs = self.productions[sym][i]
         kids = tuple(self._sample(k, self._step(counts, k) or (), rng, use_priors) for k in rhs[1:])
         return Derivation(sym, rhs[0], kids)
@@ -237,11 +252,13 @@ class Grammar:
     def _match(
         self, raw: RawTree, sym: str, counts: Counts, text: str
     ) -> Derivation | tuple[int, str]:
-        where = f"derivation {text!r} at offset {raw.offset} ({raw.name!r} as {sym!r})"
+        def where() -> str:
+            return f"derivation {text!r} at offset {raw.offset} ({raw.name!r} as {sym!r})"
+
         if raw.name in self.topologies and not raw.bracketed:
             return (
                 raw.offset,
-                f"{where}: topology {raw.name!r} needs {self.topologies[raw.name]} children",
+                f"{where()}: topology {raw.name!r} needs {self.topologies[raw.name]} children",
             )
         cands = [
             rhs
@@ -252,7 +269,7 @@ class Grammar:
             heads = sorted({r[0] for r in self.productions[sym]})
             return (
                 raw.offset,
-                f"{where}: no production of {sym!r} is {raw.name!r} with "
+                f"{where()}: no production of {sym!r} is {raw.name!r} with "
                 f"{len(raw.children)} children (expected one of {heads})",
             )
         best: tuple[int, str] = (-1, "")
@@ -261,7 +278,7 @@ class Grammar:
             if self._index[sym][rhs] not in allowed:
                 err = (
                     raw.offset,
-                    f"{where}: {' '.join(rhs)!r} exceeds the depth limits {self.depth}",
+                    f"{where()}: {' '.join(rhs)!r} exceeds the depth limits {self.depth}",
                 )
                 best = max(best, err)
                 continue

@@ -90,6 +90,14 @@ class Architecture(Parameter):
 
     # -- values -----------------------------------------------------------------------------
 
+    def _remember(self, d: Derivation) -> str:
+        """``str(d)``, cached as parsed (a value this parameter made needs no parse to validate)."""
+        text = str(d)
+        if len(self._parsed) >= PARSE_CACHE:
+            self._parsed.clear()
+        self._parsed[text] = d
+        return text
+
     def parse(self, value: str) -> Derivation:
         """The derivation of a stored string; SpaceError says why it is not one of this grammar."""
         hit = self._parsed.get(value) if isinstance(value, str) else None
@@ -143,7 +151,7 @@ class Architecture(Parameter):
     def sample(self, rng: np.random.Generator, size: int, *, use_prior: bool = False) -> list[str]:
         """``size`` derivation strings, uniform top-down or from the prior."""
         dist = self._distribution(use_prior and self.has_prior)
-        return [str(dist.sample(rng)) for _ in range(size)]
+        return [self._remember(dist.sample(rng)) for _ in range(size)]
 
     def log_prior(self, value: str) -> float:
         """log prior(value) - log uniform(value): 0.0 without priors (a density like a number's)."""
@@ -159,12 +167,12 @@ class Architecture(Parameter):
     ) -> str | None:
         """Subtree mutation of ``value`` (:mod:`tunewise.nas.operators`); None if impossible."""
         child = self.grammar.mutate(self.parse(value), rng, use_priors=use_prior)
-        return None if child is None else str(child)
+        return None if child is None else self._remember(child)
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> str | None:
         """``a`` with a subtree swapped for a same-nonterminal subtree of ``b``; None if none."""
         child = self.grammar.crossover(self.parse(a), self.parse(b), rng)
-        return None if child is None else str(child)
+        return None if child is None else self._remember(child)
 
     def count(self) -> int:
         """The exact number of architectures."""

@@ -201,7 +201,7 @@ def run_job(job: Job) -> pd.DataFrame:
     space = benchmark.space(job.prior, confidence=job.confidence)
 
     def full_fidelity_value(config: Mapping[str, Any]) -> float:
-        return benchmark.evaluate_full(config, seed=job.seed).objective
+        return benchmark.oracle(config, seed=job.seed)
 
     events = simulate(
         benchmark.objective(seed=job.seed),
