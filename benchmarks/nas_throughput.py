@@ -45,13 +45,14 @@ def rate(fn: Callable[[int], Any], n: int, rounds: int) -> float:
 
 def _operations(grammar: Any, pool: list[Any], rng: np.random.Generator) -> dict[str, Any]:
     import tunewise as tw
+    from tunewise import nas
 
     texts = [str(d) for d in pool]
     arch = tw.Architecture(grammar, prior=texts[0])  # a prior centred on one architecture
     return {
         "sample": lambda i: grammar.sample(rng),
-        "mutate": lambda i: grammar.mutate(pool[i], rng),
-        "crossover": lambda i: grammar.crossover(pool[i], pool[-1 - i], rng),
+        "mutate": lambda i: nas.mutate(grammar, pool[i], rng),
+        "crossover": lambda i: nas.crossover(grammar, pool[i], pool[-1 - i], rng),
         "parse": lambda i: grammar.parse(texts[i]),
         "log_prior": lambda i: arch.log_prior(texts[i]),
         "build (torch)": lambda i: tw.nas.build(texts[i], channels=8),

@@ -20,20 +20,22 @@ from typing import TYPE_CHECKING, Any
 from tunewise.nas.derivation import Derivation
 from tunewise.nas.errors import GrammarError
 from tunewise.nas.grammar import Grammar
+from tunewise.nas.operators import crossover, mutate
 
 if TYPE_CHECKING:
-    from tunewise.nas.library import PRIMITIVES, classifier
-    from tunewise.nas.network import TOPOLOGIES, BuildError, Network, Primitive, Topology, build
+    from tunewise.nas.library import PRIMITIVES
+    from tunewise.nas.network import Network, build, classifier
+    from tunewise.nas.parts import TOPOLOGIES, BuildError, Primitive, Topology
 
-# Compiling to PyTorch (network.py, library.py) imports torch; it loads on first use only.
+# Compiling to PyTorch (network.py, library.py, parts.py) imports torch; it loads on first use only.
 _LAZY = {
     "build": "network",
-    "BuildError": "network",
     "Network": "network",
-    "Primitive": "network",
-    "Topology": "network",
-    "TOPOLOGIES": "network",
-    "classifier": "library",
+    "classifier": "network",
+    "BuildError": "parts",
+    "Primitive": "parts",
+    "Topology": "parts",
+    "TOPOLOGIES": "parts",
     "PRIMITIVES": "library",
 }
 
@@ -59,4 +61,6 @@ __all__ = [
     "Topology",
     "build",
     "classifier",
+    "crossover",
+    "mutate",
 ]

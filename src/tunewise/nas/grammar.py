@@ -344,21 +344,3 @@ class Grammar:
 
     def __repr__(self) -> str:
         return f"Grammar.from_dict({self.to_dict()!r})"
-
-    # -- variation ---------------------------------------------------------------------------
-
-    def mutate(
-        self, derivation: Derivation, rng: np.random.Generator, *, use_priors: bool = False
-    ) -> Derivation | None:
-        """Subtree mutation (:mod:`tunewise.nas.operators`); None if no new child in 50 tries."""
-        from tunewise.nas.operators import mutate
-
-        return mutate(self, derivation, rng, use_priors=use_priors)
-
-    def crossover(
-        self, a: Derivation, b: Derivation, rng: np.random.Generator
-    ) -> Derivation | None:
-        """Subtree crossover (see :mod:`tunewise.nas.operators`); None if impossible in 50 tries."""
-        from tunewise.nas.operators import crossover
-
-        return crossover(self, a, b, rng)

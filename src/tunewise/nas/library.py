@@ -1,4 +1,4 @@
-"""Ready primitives for convolutional architectures, and a classifier wrapper.
+"""Ready primitives for convolutional architectures.
 
 :data:`PRIMITIVES` holds the NAS-Bench-201 cell operations (Dong & Yang, ICLR 2020) under their
 benchmark names and short aliases, a residual down-sampling block, and the conv-block operations
@@ -27,12 +27,11 @@ names                                  operation                               s
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from tunewise.nas.network import Network, Primitive, double
+from tunewise.nas.parts import Primitive, double
 
 
 class ReLUConvBN(nn.Sequential):
@@ -142,29 +141,3 @@ PRIMITIVES: dict[str, Primitive] = {
     "mish": Primitive(lambda _c, _o, _s: nn.Mish()),
 }
 """Ready primitives by name (see the module docstring); :func:`tunewise.nas.build`'s default."""
-
-
-def classifier(net: Network, *, in_channels: int, num_classes: int) -> nn.Sequential:
-    """Image classifier around a built body: stem, body, head.
-
-    stem = 3x3 conv ``in_channels -> net.in_channels`` + BatchNorm (NB201's stem); head =
-    BatchNorm + ReLU, global average pool, linear to ``num_classes``. Maps ``(B, in_channels, H,
-    W)`` to logits ``(B, num_classes)``.
-    """
-    c = net.out_channels
-    return nn.Sequential(
-        OrderedDict(
-            stem=nn.Sequential(
-                nn.Conv2d(in_channels, net.in_channels, 3, padding=1, bias=False),
-                nn.BatchNorm2d(net.in_channels),
-            ),
-            body=net,
-            head=nn.Sequential(
-                nn.BatchNorm2d(c),
-                nn.ReLU(),
-                nn.AdaptiveAvgPool2d(1),
-                nn.Flatten(),
-                nn.Linear(c, num_classes),
-            ),
-        )
-    )

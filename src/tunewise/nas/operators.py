@@ -14,14 +14,10 @@ compatible subtree, or only identical ones). ``crossover(a, a, rng)`` is the pap
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from tunewise.nas.derivation import Derivation
-
-if TYPE_CHECKING:
-    from tunewise.nas.grammar import Grammar
+from tunewise.nas.grammar import Grammar
 
 TRIES = 50
 

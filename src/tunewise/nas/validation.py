@@ -6,13 +6,38 @@ Run by the grammar's constructor: :func:`check_structure` before the depth-limit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from tunewise.nas.derivation import NAME
 from tunewise.nas.errors import GrammarError
 
-if TYPE_CHECKING:
-    from tunewise.nas.grammar import Grammar
+Counts = tuple[int, ...]
+
+
+class Grammar(Protocol):
+    """What validation reads of a :class:`tunewise.nas.Grammar` (typed here, so that this module
+    does not import the grammar that calls it)."""
+
+    @property
+    def productions(self) -> Mapping[str, tuple[tuple[str, ...], ...]]: ...
+    @property
+    def start(self) -> str: ...
+    @property
+    def topologies(self) -> Mapping[str, int]: ...
+    @property
+    def primitives(self) -> tuple[str, ...]: ...
+    @property
+    def depth(self) -> Mapping[str, int]: ...
+    @property
+    def priors(self) -> Mapping[str, Mapping[str, float]]: ...
+    @property
+    def confidence(self) -> str: ...
+    def _root_counts(self) -> Counts: ...
+    def _step(self, counts: Counts, sym: str) -> Counts | None: ...
+    def _count(self, sym: str, counts: Counts) -> int: ...
+    def _choices(self, sym: str, counts: Counts) -> tuple[int, ...]: ...
+
 
 CONFIDENCES: tuple[str, ...] = ("low", "medium", "high")
 PRIOR_TOL = 1e-6

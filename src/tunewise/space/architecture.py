@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tunewise.nas import Derivation, Grammar, GrammarError
+from tunewise.nas import Derivation, Grammar, GrammarError, crossover, mutate
 from tunewise.nas.distribution import Distribution
 from tunewise.space.errors import SpaceError
 from tunewise.space.parameters import Condition, Parameter, _check_confidence, _check_when
@@ -166,12 +166,12 @@ class Architecture(Parameter):
         self, value: str, rng: np.random.Generator, *, use_prior: bool = False
     ) -> str | None:
         """Subtree mutation of ``value`` (:mod:`tunewise.nas.operators`); None if impossible."""
-        child = self.grammar.mutate(self.parse(value), rng, use_priors=use_prior)
+        child = mutate(self.grammar, self.parse(value), rng, use_priors=use_prior)
         return None if child is None else self._remember(child)
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> str | None:
         """``a`` with a subtree swapped for a same-nonterminal subtree of ``b``; None if none."""
-        child = self.grammar.crossover(self.parse(a), self.parse(b), rng)
+        child = crossover(self.grammar, self.parse(a), self.parse(b), rng)
         return None if child is None else self._remember(child)
 
     def count(self) -> int:
