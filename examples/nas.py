@@ -43,7 +43,7 @@ GRAMMAR = {
     "depth": {"BLOCK": 2},  # a block may contain blocks, but only one level deep
     # What we believe before searching: two stages are better than one, residual stages train
     # best, and a block should mostly be a 3x3 convolution (a zero edge, an identity or pooling
-    # learn nothing). Productions not named here keep the uniform prior.
+    # learn nothing). A nonterminal without priors (DOWN) is uniform over its productions.
     "priors": {
         "NET": {
             "Linear3 STAGE DOWN STAGE": 0.6,

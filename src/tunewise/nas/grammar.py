@@ -34,6 +34,7 @@ TEMPERATURE: dict[str, float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
 
 Production = tuple[str, ...]  # (terminal, *child nonterminals)
 Counts = tuple[int, ...]  # per depth-limited nonterminal (sorted), its count on the current path
+Plan = tuple[tuple[float, ...], tuple[tuple[str, tuple[tuple[str, Counts], ...]], ...]]
 
 
 def _rhs(nt: str, rhs: str | Sequence[str]) -> Production:
@@ -91,6 +92,7 @@ class Grammar:
         self._count_memo: dict[tuple[str, Counts], int] = {}
         self._choice_memo: dict[tuple[str, Counts], tuple[int, ...]] = {}
         self._cdf_memo: dict[tuple[str, Counts, bool], tuple[float, ...]] = {}
+        self._plan_memo: dict[tuple[str, Counts, bool], Plan] = {}
         self._index = {
             nt: {rhs: i for i, rhs in enumerate(rhss)} for nt, rhss in self.productions.items()
         }
@@ -192,11 +194,29 @@ class Grammar:
     def _sample(
         self, sym: str, counts: Counts, rng: np.random.Generator, use_priors: bool
     ) -> Derivation:
+        key = (sym, counts, use_priors)
+        plan = self._plan_memo.get(key)
+        if plan is None:
+            plan = self._plan(sym, counts, use_priors)
+        cdf, options = plan
+        j = 0 if len(cdf) == 1 else min(bisect.bisect_right(cdf, rng.random()), len(cdf) - 1)
+        terminal, kids = options[j]
+        return Derivation(
+            sym, terminal, tuple([self._sample(k, kc, rng, use_priors) for k, kc in kids])
+        )
+
+    def _plan(self, sym: str, counts: Counts, use_priors: bool) -> Plan:
+        """The choice set at a node as the sampler needs it: the CDF, and per choice its
+        terminal and (child nonterminal, child counts) pairs; cached."""
         choices = self._choices(sym, counts)
-        i = choices[self._draw(sym, counts, use_priors, rng)]
-        rhs = self.productions[sym][i]
-        kids = tuple(self._sample(k, self._step(counts, k) or (), rng, use_priors) for k in rhs[1:])
-        return Derivation(sym, rhs[0], kids)
+        self._draw(sym, counts, use_priors, np.random.default_rng(0))  # fills the CDF memo
+        options = tuple(
+            (rhs[0], tuple((k, self._step(counts, k) or ()) for k in rhs[1:]))
+            for rhs in (self.productions[sym][i] for i in choices)
+        )
+        plan = (self._cdf_memo[(sym, counts, use_priors)], options)
+        self._plan_memo[(sym, counts, use_priors)] = plan
+        return plan
 
     def log_prior(self, derivation: Derivation) -> float:
         """Sum over nodes of log P(production | choice set) under the tempered priors.
