@@ -72,6 +72,7 @@ from numpy.typing import NDArray
 
 from tunewise.benchmarks.base import Benchmark, Evaluation, check_seed
 from tunewise.nas import Grammar, GrammarError
+from tunewise.nas.grammars import NB201_OPS, nb201_cell
 from tunewise.space import Architecture, Categorical, Space
 
 __all__ = [
@@ -88,7 +89,7 @@ DATASETS: dict[str, str] = {"cifar10": "cifar10", "cifar100": "cifar100", "image
 """Our dataset name -> the package's (``imagenet`` is ImageNet16-120)."""
 
 FORMS = ("grammar", "flat")
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+OPS: tuple[str, ...] = NB201_OPS
 """The operations, in the package's index order."""
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 """The cell edge of ``Op0..Op5`` (and of the grammar's 6 children, and of ``op0..op5``)."""
@@ -149,14 +150,8 @@ def _cell_index(cell: Cell) -> int:
 
 @functools.cache
 def _grammar(priors: tuple[tuple[str, float], ...] = (), confidence: str = "medium") -> Grammar:
-    return Grammar(
-        {"C": ["Cell E E E E E E"], "E": list(OPS)},
-        "C",
-        topologies={"Cell": len(EDGES)},
-        primitives=OPS,
-        priors={"E": dict(priors)} if priors else None,
-        confidence=confidence,
-    )
+    """:func:`tunewise.nas.grammars.nb201_cell`, cached per prior (hashable: pairs)."""
+    return nb201_cell(OPS, priors=dict(priors) if priors else None, confidence=confidence)
 
 
 @functools.cache

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -132,13 +133,21 @@ class Architecture(Parameter):
         return self.prior is not None or bool(self.grammar.priors)
 
     def _distribution(self, use_prior: bool) -> Distribution:
-        centre = self.parse(self.prior) if use_prior and self.prior is not None else None
+        return self._prior_distribution if use_prior else self._uniform_distribution
+
+    @cached_property
+    def _prior_distribution(self) -> Distribution:
+        centre = self.parse(self.prior) if self.prior is not None else None
         return Distribution(
             self.grammar,
-            use_priors=use_prior,
+            use_priors=True,
             centre=centre,
             centre_weight=CATEGORICAL_WEIGHT[self.confidence],
         )
+
+    @cached_property
+    def _uniform_distribution(self) -> Distribution:
+        return Distribution(self.grammar, use_priors=False)
 
     @property
     def default(self) -> str:
