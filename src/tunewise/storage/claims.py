@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tunewise.storage.engine import autocommit, read_transaction, write_transaction
@@ -227,7 +227,13 @@ def claim_pending(
     now: float,
     to_trial: ToTrial,
 ) -> Trial | None:
-    """Start the oldest queued trial; a re-run finds its own by worker and start time."""
+    """Start the oldest queued trial; a re-run finds its own by worker and start time.
+
+    A trial starts no earlier than it was queued: ``now`` is read before the lock is taken, and a
+    retry queued while this claim waited for the lock must not appear to start before the crash
+    that queued it. The start is ``max(now, created_at)``, which a re-run computes the same way.
+    """
+    started = case((T.c.created_at > now, T.c.created_at), else_=now)
     with write_transaction(engine) as conn:
         totals = lock_study(conn, study_id)
         ours = (
@@ -236,7 +242,7 @@ def claim_pending(
                     T.c.study_id == study_id,
                     T.c.status == TrialStatus.RUNNING.value,
                     T.c.worker == worker,
-                    T.c.started_at == now,
+                    T.c.started_at == started,
                 )
             )
             .mappings()
@@ -259,12 +265,13 @@ def claim_pending(
         if row is None:
             return None
         seq = totals.seq + 1
+        start = max(now, row["created_at"] or now)
         changes = {
             "status": TrialStatus.RUNNING.value,
             "worker": worker,
             "device": device,
-            "heartbeat": now,
-            "started_at": now,
+            "heartbeat": start,
+            "started_at": start,
             "seq": seq,
         }
         conn.execute(update(T).where(T.c.id == row["id"]).values(**changes))
