@@ -406,6 +406,20 @@ class TestStoreConformance:
         assert study.heartbeat(0, worker="w1", learning_curve=[(1, 0.5)])
         assert not study.heartbeat(0, worker="w2")
 
+    def test_a_reader_sees_a_running_trials_curve_grow(self, open_store: OpenStore) -> None:
+        study = make_study(open_store)
+        reader = open_store().study(study.name)
+        study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)
+        reader.refresh()
+        assert reader.trials()[0].learning_curve == ()
+        assert study.heartbeat(0, worker="w1", learning_curve=[(1, 0.5)])
+        reader.refresh()
+        assert reader.trials()[0].learning_curve == ((1, 0.5),)
+        assert study.heartbeat(0, worker="w1", learning_curve=[(1, 0.5), (2, 0.25)])
+        assert study.heartbeat(0, worker="w1")  # a plain beat keeps the curve
+        reader.refresh()
+        assert reader.trials()[0].learning_curve == ((1, 0.5), (2, 0.25))
+
     def test_released_trial_runs_again(self, open_store: OpenStore) -> None:
         study = make_study(open_store)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)

@@ -54,13 +54,14 @@ class Heartbeat:
         self._tracked = 0  # counts track() calls: tells a re-tracked trial from the one stamped
         self._recording = False
         self._curve: list[tuple[float, float]] | None = None
+        self._sent: list[tuple[float, float]] | None = None  # the curve the store holds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tunewise-heartbeat", daemon=True)
         self._thread.start()
 
     def track(self, number: int) -> None:
         with self._lock:
-            self._trial, self._curve, self._recording = number, None, False
+            self._trial, self._curve, self._sent, self._recording = number, None, None, False
             self._tracked += 1
 
     def recording(self) -> None:
@@ -72,7 +73,7 @@ class Heartbeat:
 
     def untrack(self) -> None:
         with self._lock:
-            self._trial, self._curve, self._recording = None, None, False
+            self._trial, self._curve, self._sent, self._recording = None, None, None, False
 
     def set_curve(self, curve: list[tuple[float, float]]) -> None:
         with self._lock:
@@ -109,10 +110,16 @@ class Heartbeat:
     def _beat(self) -> None:
         with self._lock:
             number, curve, tracked = self._trial, self._curve, self._tracked
+            news = None if curve is None or curve == self._sent else list(curve)
         if number is None:
             return
-        alive = self._study.heartbeat(number, worker=self._worker, learning_curve=curve)
+        # Only new points travel: a beat with a curve is a change readers refresh for.
+        alive = self._study.heartbeat(number, worker=self._worker, learning_curve=news)
         if alive:
+            if news is not None:
+                with self._lock:
+                    if self._tracked == tracked:
+                        self._sent = news
             return
         with self._lock:
             news = self._trial == number and self._tracked == tracked and not self._recording

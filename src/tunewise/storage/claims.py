@@ -288,19 +288,28 @@ def heartbeat(
     learning_curve: list[tuple[float, float]] | None,
     now: float,
 ) -> bool:
-    """Mark ``worker``'s running trial alive; False if it is no longer ours."""
+    """Mark ``worker``'s running trial alive; False if it is no longer ours.
+
+    A beat carrying new learning-curve points is a change of the trial: it takes the next
+    ``seq`` (under the study lock), so readers that refresh by ``seq`` (a dashboard, other
+    workers) see the curve grow while the trial runs. A plain beat changes nothing they read.
+    """
     params: dict[str, Any] = {
         "b_sid": study_id,
         "b_number": number,
         "b_worker": worker,
         "b_now": now,
     }
-    statement = SQL.beat
-    if learning_curve is not None:
-        params["b_curve"] = dumps(learning_curve)
-        statement = SQL.beat_with_curve
+    if learning_curve is None:
+        with write_transaction(engine) as conn:
+            return conn.execute(SQL.beat, params).rowcount == 1
+    params["b_curve"] = dumps(learning_curve)
     with write_transaction(engine) as conn:
-        return conn.execute(statement, params).rowcount == 1
+        seq = lock_study(conn, study_id).seq + 1
+        if conn.execute(SQL.beat_with_curve, {**params, "b_seq": seq}).rowcount != 1:
+            return False
+        conn.execute(update(S).where(S.c.id == study_id).values(seq=seq))
+        return True
 
 
 class _Changed(Exception):

@@ -107,7 +107,11 @@ class Statements:
         self.beat_with_curve = (
             update(T)
             .where(*running_of)
-            .values(heartbeat=bindparam("b_now"), learning_curve=bindparam("b_curve"))
+            .values(
+                heartbeat=bindparam("b_now"),
+                learning_curve=bindparam("b_curve"),
+                seq=bindparam("b_seq"),
+            )
         )
 
 
