@@ -42,7 +42,7 @@ def test_yaml_space_matches_the_python_one() -> None:
 def test_quickstart_script_runs_with_two_workers(tmp_path) -> None:
     stdout = _run_script("quickstart", ["6"], tmp_path, timeout=120)
     assert "best validation accuracy" in stdout
-    assert tw.load(tmp_path / "runs" / "quickstart").counts()["succeeded"] == 6
+    assert tw.load(tmp_path / "runs" / "quickstart").counts["succeeded"] == 6
 
 
 @pytest.mark.slow

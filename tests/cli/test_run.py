@@ -34,7 +34,7 @@ def test_run_then_status(tmp_path, space_file, capsys) -> None:
     assert code == 0
     assert "12 succeeded" in out and "best: trial" in out
     result = tw.load(root)
-    assert result.counts()["succeeded"] == 12
+    assert result.counts["succeeded"] == 12
     assert all(t.config["batch_size"] == 64 for t in result.trial_list)
     assert result.record.optimizer == {"name": "random_search", "use_priors": True}
 

@@ -48,7 +48,7 @@ def test_worker_attaches_to_a_running_study(tmp_path, space_file) -> None:
     assert runner.wait(timeout=60) == 0
     assert helper.returncode == 0, helper.stderr
     result = tw.load(root)
-    assert result.counts()["succeeded"] == 24
+    assert result.counts["succeeded"] == 24
     assert len({t.worker for t in result.trial_list}) == 2  # both processes did work
     assert "evaluated" in helper.stderr
 
@@ -97,4 +97,4 @@ def test_worker_without_a_named_objective_says_to_pass_one(tmp_path, capsys) -> 
     assert main(["worker", str(root)]) == 2
     assert "pass --evaluate MODULE:FUNCTION" in capsys.readouterr().err
     assert main(["worker", str(root), "--evaluate", "tests.runtime.objectives:quadratic"]) == 0
-    assert tw.load(root).counts()["succeeded"] == 1
+    assert tw.load(root).counts["succeeded"] == 1

@@ -253,7 +253,7 @@ def test_promotions_continue_from_the_lower_trials_checkpoint(tmp_path, name) ->
     for t in continued:
         assert t.info["resumed_from"] == trials[t.previous_trial].fidelity
         assert t.info["sampled_from"] == "promotion"
-    assert result.counts()["succeeded"] == 45
+    assert result.counts["succeeded"] == 45
 
 
 PRIOR27 = tw.Space(

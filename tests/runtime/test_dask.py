@@ -47,7 +47,7 @@ def test_two_dask_workers_reach_exactly_the_budget_without_duplicates(
     assert frame["slot"].is_unique and frame["config.x"].is_unique
     assert frame["worker"].str.startswith("dask-").all()
     assert frame["worker"].nunique() == 2  # both tasks worked, each in its own Dask worker
-    assert {info["pid"] for info in frame["info"]}.isdisjoint({os.getpid()})
+    assert set(frame["info.pid"]).isdisjoint({os.getpid()})
 
 
 def test_trial_that_kills_its_dask_worker_is_retried_then_failed(tmp_path) -> None:

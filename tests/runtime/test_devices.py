@@ -86,6 +86,6 @@ def test_a_real_gpu_worker_computes_on_its_gpu(tmp_path, monkeypatch) -> None:
         devices=[0],
         progress=False,
     )
-    assert result.counts()["succeeded"] == 2
+    assert result.counts["succeeded"] == 2
     for trial in result.trial_list:
         assert trial.device == "0" and trial.info["visible"] == 1

@@ -25,7 +25,7 @@ def test_random_search_finds_the_minimum_of_a_quadratic(tmp_path) -> None:
         progress=False,
         optimizer="random_search",
     )
-    assert result.counts()["succeeded"] == 200
+    assert result.counts["succeeded"] == 200
     assert result.best.objective < 0.01  # 200 uniform draws on [-5, 5] land within 0.1 of 1
     assert abs(result.best_config["x"] - 1.0) < 0.1
     frame = result.trials
@@ -43,7 +43,7 @@ def test_closures_and_lambdas_work_in_process(tmp_path) -> None:
         progress=False,
         optimizer="random_search",
     )
-    assert result.counts()["succeeded"] == 20
+    assert result.counts["succeeded"] == 20
 
 
 def test_unpicklable_objective_with_workers_is_a_clear_error(tmp_path) -> None:
@@ -97,7 +97,7 @@ def test_invalid_returns_fail_the_trial_with_the_reason(tmp_path, returned, reas
         progress=False,
         optimizer="random_search",
     )
-    assert result.counts()["failed"] == 3
+    assert result.counts["failed"] == 3
     assert reason in result.trial_list[0].error
 
 
@@ -149,11 +149,11 @@ def test_resume_continues_to_the_same_budget_and_extends_it(tmp_path) -> None:
     again = tw.run(
         objectives.quadratic, SPACE, root=root, budget=10, progress=False, optimizer="random_search"
     )
-    assert again.counts()["succeeded"] == 10  # already done: nothing more ran
+    assert again.counts["succeeded"] == 10  # already done: nothing more ran
     more = tw.run(
         objectives.quadratic, SPACE, root=root, budget=25, progress=False, optimizer="random_search"
     )
-    assert more.counts()["succeeded"] == 25
+    assert more.counts["succeeded"] == 25
     assert [t.number for t in more.trial_list] == list(range(25))
 
 
@@ -182,7 +182,7 @@ def test_resume_with_a_changed_space_says_what_changed_and_keeps_trials(tmp_path
             progress=False,
             optimizer="random_search",
         )
-    assert tw.load(root).counts()["succeeded"] == 5
+    assert tw.load(root).counts["succeeded"] == 5
 
 
 def test_store_from_another_schema_version_is_refused_by_run(tmp_path) -> None:
@@ -235,7 +235,7 @@ def test_budget_by_cost_and_by_seconds(tmp_path) -> None:
         progress=False,
         optimizer="random_search",
     )
-    assert by_cost.counts()["succeeded"] == 4  # 2+2+2 < 7, the fourth reaches 8
+    assert by_cost.counts["succeeded"] == 4  # 2+2+2 < 7, the fourth reaches 8
     by_time = tw.run(
         objectives.quadratic,
         SPACE,
@@ -244,7 +244,7 @@ def test_budget_by_cost_and_by_seconds(tmp_path) -> None:
         progress=False,
         optimizer="random_search",
     )
-    assert by_time.counts()["succeeded"] > 10
+    assert by_time.counts["succeeded"] > 10
 
 
 def test_grid_search_run_ends_when_the_grid_is_exhausted(tmp_path) -> None:
@@ -252,7 +252,7 @@ def test_grid_search_run_ends_when_the_grid_is_exhausted(tmp_path) -> None:
     result = tw.run(
         lambda c, t: c["a"], space, root=tmp_path / "g", optimizer="grid_search", progress=False
     )
-    assert result.counts()["succeeded"] == 6
+    assert result.counts["succeeded"] == 6
     assert math.isclose(result.best.objective, 1.0)
 
 
@@ -324,4 +324,4 @@ def test_a_closed_result_reconnects_to_read(tmp_path, storage_url) -> None:
         progress=False,
     ) as result:
         assert len(result.trials) == 3
-    assert result.refresh().counts()["succeeded"] == 3  # after close(): a fresh connection
+    assert result.refresh().counts["succeeded"] == 3  # after close(): a fresh connection

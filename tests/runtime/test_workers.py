@@ -108,7 +108,7 @@ def test_sigkilled_worker_trial_is_recovered_at_once_and_budget_reached(
     retries = [t for t in trials.values() if t.retry_of == crashed.number]
     assert len(retries) == 1 and retries[0].status is TrialStatus.SUCCEEDED
     assert retries[0].config == crashed.config
-    assert result.counts()["succeeded"] == 10  # the budget is still reached
+    assert result.counts["succeeded"] == 10  # the budget is still reached
 
 
 SCRIPT = """
@@ -148,7 +148,7 @@ def test_interrupted_run_requeues_its_trials_and_resumes_to_the_budget(
     # A stop that lands inside an evaluation (nearly always: that is where the time goes)
     # re-queues that trial; one that lands between trials has nothing to re-queue.
     assert (TrialStatus.PENDING in statuses) == ("re-queued" in stderr)
-    done_before = interrupted.counts()["succeeded"]
+    done_before = interrupted.counts["succeeded"]
     assert 2 <= done_before < 12
 
     result = tw.run(
@@ -160,7 +160,7 @@ def test_interrupted_run_requeues_its_trials_and_resumes_to_the_budget(
         progress=False,
         optimizer="random_search",
     )
-    assert result.counts() == {
+    assert result.counts == {
         "pending": 0,
         "running": 0,
         "succeeded": 12,

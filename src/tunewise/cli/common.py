@@ -41,7 +41,7 @@ def open_result(location: str, study: str | None) -> Result:
 def print_best(result: Result) -> Trial | None:
     """Print the trial counts and the best trial of a finished run; returns that trial."""
     best = result.best
-    counts = result.counts()
+    counts = result.counts
     print(
         f"{counts['succeeded']} succeeded, {counts['failed']} failed, "
         f"{counts['crashed']} crashed, {counts['pending']} pending"

@@ -29,7 +29,7 @@ def print_status(result: Result, *, failures: int = 10, console: Console | None 
     """Print ``result``'s trial counts and budget, its best trial and its first ``failures``."""
     console = console or Console()
     trials = result.trial_list
-    counts = result.counts()
+    counts = result.counts
     budget = result.budget()
 
     overview = Table(title=f"study {result.study!r}", show_header=True)

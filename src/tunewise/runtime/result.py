@@ -70,8 +70,16 @@ class Result:
 
     @property
     def best_config(self) -> dict[str, Any] | None:
+        """The best trial's configuration, with the fidelity it was evaluated at (under the
+        fidelity parameter's name), so that it can be evaluated again as it was."""
         best = self.best
-        return None if best is None else dict(best.config)
+        if best is None:
+            return None
+        config = dict(best.config)
+        fidelity_name = self.space.fidelity_name
+        if fidelity_name is not None and best.fidelity is not None:
+            config[fidelity_name] = best.fidelity
+        return config
 
     def directory(self, number: int) -> Path:
         """The folder trial ``number`` wrote its checkpoints to."""
@@ -81,21 +89,25 @@ class Result:
 
     @property
     def trials(self) -> pd.DataFrame:
-        """One row per trial; config values in ``config.<name>`` columns."""
+        """One row per trial: ``number``, the ``config.<name>`` columns, then ``status``,
+        ``objective``, ``fidelity``, ``cost`` and the bookkeeping, with the trial's info in
+        ``info.<key>`` columns (a column ``info`` would hide ``DataFrame.info``)."""
         import pandas as pd
 
+        trials = self.trial_list
+        names = [k for k in self.space.parameters if k != self.space.fidelity_name]
+        for t in trials:  # parameters the space no longer has (a resumed, changed space)
+            names.extend(k for k in t.config if k not in names)
         rows = []
-        for t in self.trial_list:
-            row: dict[str, Any] = {
-                "number": t.number,
-                "status": t.status.value,
-                "objective": t.objective,
-                "cost": t.cost,
-                "fidelity": t.fidelity,
-            }
-            row.update({f"config.{k}": v for k, v in t.config.items()})
+        for t in trials:
+            row: dict[str, Any] = {"number": t.number}
+            row.update({f"config.{k}": t.config.get(k) for k in names if k in t.config})
             row.update(
                 {
+                    "status": t.status.value,
+                    "objective": t.objective,
+                    "fidelity": t.fidelity,
+                    "cost": t.cost,
                     "worker": t.worker,
                     "device": t.device,
                     "error": (t.error or "").splitlines()[0] if t.error else None,
@@ -107,14 +119,22 @@ class Result:
                     "previous_trial": t.previous_trial,
                     "retry_of": t.retry_of,
                     "slot": t.slot,
-                    "info": dict(t.info),
                     "learning_curve": list(t.learning_curve),
                 }
             )
+            row.update({f"info.{k}": v for k, v in t.info.items()})
             rows.append(row)
-        return pd.DataFrame(rows)
+        columns = ["number", *(f"config.{k}" for k in names)]
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        rest = [c for c in frame.columns if c not in columns and not c.startswith("info.")]
+        info = sorted(c for c in frame.columns if c.startswith("info."))
+        return frame[[c for c in columns if c in frame.columns] + rest + info]
 
+    @property
     def counts(self) -> dict[str, int]:
+        """How many trials have each status (``pending``, ``running``, ``succeeded``, ...)."""
         out = {s.value: 0 for s in TrialStatus}
         for t in self.trial_list:
             out[t.status.value] += 1

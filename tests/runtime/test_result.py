@@ -1,0 +1,44 @@
+"""Result: the trial DataFrame's columns, best_config with its fidelity, counts as a property."""
+
+from __future__ import annotations
+
+import tunewise as tw
+
+
+def _with_info(config: dict, trial: tw.TrialContext) -> dict:
+    return {"objective": config["x"] / trial.fidelity, "info": {"acc": 1 - config["x"]}}
+
+
+def _study(tmp_path) -> tw.Result:  # type: ignore[name-defined]
+    space = tw.Space(x=tw.Float(0.0, 1.0), y=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 9))
+    return tw.run(
+        _with_info,
+        space,
+        root=tmp_path / "r",
+        budget=6,
+        optimizer="random_search",
+        seed=0,
+        progress=False,
+    )
+
+
+def test_info_is_flattened_and_config_columns_come_first(tmp_path) -> None:
+    frame = _study(tmp_path).trials
+    columns = list(frame.columns)
+    assert "info" not in columns  # DataFrame.info is a method: no column hides it
+    assert callable(frame.info)
+    assert columns[:5] == ["number", "config.x", "config.y", "status", "objective"]
+    assert "info.acc" in columns
+    assert (frame["info.acc"] == 1 - frame["config.x"]).all()
+
+
+def test_best_config_includes_the_fidelity(tmp_path) -> None:
+    result = _study(tmp_path)
+    best = result.best
+    assert best is not None
+    assert result.best_config == {**best.config, "epochs": best.fidelity}
+
+
+def test_counts_is_a_property(tmp_path) -> None:
+    counts = _study(tmp_path).counts
+    assert counts["succeeded"] == 6 and counts["failed"] == 0
