@@ -150,3 +150,16 @@ def test_run_on_a_dask_scheduler_with_one_worker_per_gpu(
     for trial in result.trial_list:  # each evaluated in a child pinned to the task's GPU
         assert trial.worker.startswith("dask-")
         assert trial.info["cuda_visible_devices"] == trial.device == trial.info["device"]
+
+
+def test_run_of_failing_trials_stops_and_exits_non_zero(tmp_path, space_file, capsys) -> None:
+    argv = ["run", "tests.runtime.objectives:always_fails", "--space", str(space_file)]
+    argv += ["--optimizer", "random_search", "--quiet", "--budget", "30"]
+    assert main([*argv, "--root", str(tmp_path / "a"), "--max-consecutive-failures", "3"]) != 0
+    err = capsys.readouterr().err
+    assert "stopped after 3 consecutive failed trials" in err and "data-0.csv" in err
+    assert tw.load(tmp_path / "a").counts["failed"] == 3
+    # No limit: the budget is spent, nothing succeeded, and the exit status says so.
+    code = main([*argv, "--root", str(tmp_path / "b"), "--max-consecutive-failures", "0"])
+    assert code == 1 and "no trial succeeded" in capsys.readouterr().err
+    assert tw.load(tmp_path / "b").counts["failed"] == 30

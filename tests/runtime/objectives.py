@@ -95,3 +95,7 @@ def gpu_probe(config: dict, trial: TrialContext) -> dict:
             "device": trial.device,
         },
     }
+
+
+def always_fails(config: dict, trial: TrialContext) -> float:
+    raise FileNotFoundError(f"no such file: data-{trial.number}.csv")

@@ -13,6 +13,7 @@ import yaml
 import tunewise as tw
 from tunewise.cli.common import Commands, print_best
 from tunewise.runtime.budget import Budget
+from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES
 from tunewise.runtime.loading import load_callable
 
 
@@ -91,6 +92,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--on-error", choices=["record", "raise"], default="record")
     parser.add_argument("--max-retries", type=int, default=2)
+    parser.add_argument(
+        "--max-consecutive-failures",
+        type=_failure_limit,
+        default=DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        metavar="N",
+        help="stop after N failed trials in a row, naming the first error "
+        f"(default {DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0 never stops)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -112,6 +121,19 @@ def parse_budget(items: Sequence[str]) -> Budget:
         except ValueError:
             raise ValueError(f"--budget {item!r}: {text!r} is not a number") from None
     return Budget(**values)
+
+
+def _failure_limit(text: str) -> int | None:
+    """``--max-consecutive-failures``: a positive count, or 0 (or ``none``) for no limit."""
+    if text.strip().lower() in ("0", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, not {value}")
+    return value
 
 
 def parse_devices(text: str | None) -> list[int] | None:
@@ -158,8 +180,12 @@ def run_command(args: argparse.Namespace) -> int:
         executor=args.executor or ("dask" if args.dask_address else "local"),
         dask_address=args.dask_address,
         progress=False if args.quiet else None,
+        max_consecutive_failures=args.max_consecutive_failures,
     )
     print_best(result)
+    if result.counts["succeeded"] == 0:
+        print("tunewise: no trial succeeded", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -61,4 +61,7 @@ def worker_command(args: argparse.Namespace) -> int:
     finally:
         study.store.close()
     print(f"tunewise: worker {worker.name} evaluated {evaluated} trial(s)", file=sys.stderr)
+    if worker.too_many_failures is not None:
+        print(f"tunewise: error: {worker.too_many_failures}", file=sys.stderr)
+        return 1
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.context import Evaluate
 from tunewise.runtime.devices import check_device_ids, check_devices
+from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES, raise_if_too_many_failures
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
 from tunewise.runtime.loading import check_picklable, import_path, script_path
 from tunewise.runtime.local import WorkerJob, run_processes
@@ -55,6 +57,7 @@ def run(
     dask_address: str | None = None,
     client: Client | None = None,
     progress: bool | None = None,
+    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
 ) -> Result:
     """Minimize ``evaluate(config, trial)`` over ``space`` until ``budget`` is spent.
 
@@ -74,6 +77,9 @@ def run(
     ``executor="dask"`` runs the ``workers`` as tasks on a Dask cluster: ``client``'s, the
     scheduler at ``dask_address``, or else a LocalCluster started for this call; the store and
     ``root`` must then be reachable from every Dask worker (PostgreSQL and a shared filesystem).
+    After ``max_consecutive_failures`` failed trials in a row (counted over all workers) the
+    workers stop and :class:`~tunewise.runtime.failures.TooManyFailures` is raised, naming the
+    first error of the streak; None never stops.
     """
     check_not_preparing()
     if not isinstance(space, Space):
@@ -114,6 +120,8 @@ def run(
         evaluate=import_path(evaluate),
         trial_timeout=trial_timeout,
         trial_memory_limit=parse_memory(trial_memory_limit),
+        max_consecutive_failures=max_consecutive_failures,
+        failures_since=time.time(),
     )
     if settings.trial_timeout is not None:
         check_picklable(evaluate, why="trial_timeout")
@@ -187,6 +195,11 @@ def run(
         finally:
             study_store.refresh()
             reporter.stop(study_store.trials)
+        raise_if_too_many_failures(
+            study_store.trials(),
+            limit=settings.max_consecutive_failures,
+            since=settings.failures_since,
+        )
         return Result(study_store, root_path)
     except BaseException:
         store.close()

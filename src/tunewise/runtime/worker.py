@@ -21,6 +21,12 @@ from tunewise.optimizers import Optimizer
 from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.budget import StoredBudget
 from tunewise.runtime.context import Evaluate, TrialContext, objective_config
+from tunewise.runtime.failures import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    TooManyFailures,
+    check_max_consecutive_failures,
+    raise_if_too_many_failures,
+)
 from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.isolated import Isolation, IsolationError, evaluate_isolated
 from tunewise.runtime.loading import load_callable
@@ -42,7 +48,10 @@ class Settings:
     ``evaluate`` is the objective's import path (``module:function``) when it has one, so that
     ``tunewise worker`` can join without being told what to run. ``trial_timeout`` (seconds) and
     ``trial_memory_limit`` (bytes) run each evaluation in a child process that is stopped when it
-    passes them (see :mod:`tunewise.runtime.isolated`).
+    passes them (see :mod:`tunewise.runtime.isolated`). ``max_consecutive_failures`` stops the
+    workers after that many failed trials in a row (None: never), counting the trials started
+    since ``failures_since`` (the latest ``tw.run``'s start, shared by all its workers), so a
+    resume is not stopped by the failures before it.
     """
 
     max_retries: int = 2
@@ -52,8 +61,11 @@ class Settings:
     evaluate: str | None = None
     trial_timeout: float | None = None
     trial_memory_limit: int | None = None
+    max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES
+    failures_since: float = 0.0
 
     def __post_init__(self) -> None:
+        check_max_consecutive_failures(self.max_consecutive_failures)
         if self.on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {self.on_error!r}")
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
@@ -159,6 +171,7 @@ class Worker:
             else evaluate
         )
         self.evaluated = 0
+        self.too_many_failures: TooManyFailures | None = None  # why the loop stopped, if so
         self._fidelity_name = study.space.fidelity_name
         self._trials_root = trial_directory(self.root, study.name, 0).parent
 
@@ -177,6 +190,8 @@ class Worker:
             while not budget.past_deadline() and not self._stopping():
                 raise_if_stop_requested()
                 self.study.refresh()
+                if self._failing():
+                    break
                 trial = self.claim(budget.limits)
                 if trial is None:
                     if self._finished(budget):
@@ -217,6 +232,20 @@ class Worker:
             heartbeat.untrack()
         self._recorded(trial, recorded)
         return True
+
+    def _failing(self) -> bool:
+        """True (and logged) when the study's last trials all failed (see :class:`Settings`)."""
+        try:
+            raise_if_too_many_failures(
+                self.study.trials(),
+                limit=self.settings.max_consecutive_failures,
+                since=self.settings.failures_since,
+            )
+        except TooManyFailures as stop:
+            self.too_many_failures = stop
+            logger.error("%s", stop)
+            return True
+        return False
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
