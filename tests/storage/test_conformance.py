@@ -430,6 +430,84 @@ class TestStoreConformance:
         assert trial.number == 0 and trial.worker == "w2"
         assert study.claim_pending(worker="w3", limits=NO_LIMITS) is None
 
+    def test_an_enqueued_config_is_counted_and_started_before_a_retry_queued_later(
+        self, open_store: OpenStore
+    ) -> None:
+        study = make_study(open_store)
+        study.claim(suggestion("a"), worker="dead", limits=NO_LIMITS)
+        queued = study.enqueue({"lr": 0.05, "opt": "sgd"}, fidelity=3, limits=NO_LIMITS)
+        assert queued is not None
+        assert (queued.number, queued.status, queued.fidelity) == (1, TrialStatus.PENDING, 3)
+        assert queued.slot is not None and queued.slot.startswith("enqueued:")
+        totals = study.totals()
+        assert (totals.next_number, totals.n_live) == (2, 2)
+        assert totals.fidelity_claimed == pytest.approx(1 + 3 / 9)
+        study.recover_worker("dead", max_retries=1, reason="killed")  # queues trial 2
+        reader = open_store().study(study.name)
+        reader.refresh()
+        assert reader.trial(1) == queued  # every handle sees it, queued
+        started = reader.claim_pending(worker="w", limits=Limits(max_trials=2))
+        assert started is not None and started.number == 1  # the oldest first; counted already
+        assert dict(started.config) == {"lr": 0.05, "opt": "sgd"} and started.worker == "w"
+        retry = reader.claim_pending(worker="w", limits=NO_LIMITS)
+        assert retry is not None and retry.retry_of == 0
+
+    def test_enqueue_is_refused_by_the_limits_and_writes_nothing(
+        self, open_store: OpenStore
+    ) -> None:
+        study = make_study(open_store)
+        study.claim(suggestion("a"), worker="w", limits=NO_LIMITS)
+        config = {"lr": 0.05, "opt": "sgd"}
+        assert study.enqueue(config, fidelity=9, limits=Limits(max_trials=1)) is None
+        assert study.enqueue(config, fidelity=9, limits=Limits(max_fidelity_units=1)) is None
+        assert study.totals().next_number == 1
+        study.refresh()
+        assert [t.number for t in study.trials()] == [0]
+
+    @pytest.mark.parametrize(
+        ("config", "fidelity", "named"),
+        [
+            ({"lr": 5.0, "opt": "sgd"}, 9, "'lr'"),
+            ({"lr": 0.01, "opt": "rmsprop"}, 9, "'opt'"),
+            ({"lr": 0.01}, 9, "'opt'"),
+            ({"lr": 0.01, "opt": "sgd", "depth": 3}, 9, "'depth'"),
+            ({"lr": 0.01, "opt": "sgd"}, 10, "'epochs'"),
+            ({"lr": 0.01, "opt": "sgd"}, None, "'epochs'"),
+            ({"lr": 0.01, "opt": "sgd", "epochs": 3}, 3, "'epochs'"),
+        ],
+    )
+    def test_enqueue_of_an_invalid_config_names_the_parameter(
+        self, open_store: OpenStore, config: dict[str, object], fidelity: int | None, named: str
+    ) -> None:
+        study = make_study(open_store)
+        with pytest.raises(tw.SpaceError, match=named):
+            study.enqueue(config, fidelity=fidelity, limits=NO_LIMITS)
+        assert study.totals().next_number == 0
+
+    def test_enqueue_run_again_returns_what_it_queued(self, open_store: OpenStore) -> None:
+        # Under the interface: the retried transaction is replayed with its slot, as the
+        # handle's retry does after a lost reply.
+        from tunewise.storage import claims
+
+        study = make_study(open_store)
+        engine, sid = sql_engine(study), study.record.id
+        arguments = dict(
+            slot="enqueued:abc",
+            config='{"lr":0.01,"opt":"sgd"}',
+            fidelity=9.0,
+            increment=1.0,
+            info=None,
+            limits=NO_LIMITS,
+            now=time.time(),
+            to_trial=lambda row: tw.Trial(
+                number=row["number"], config={}, status=TrialStatus(row["status"])
+            ),
+        )
+        first = claims.enqueue(engine, sid, **arguments)  # type: ignore[arg-type]
+        again = claims.enqueue(engine, sid, **arguments)  # type: ignore[arg-type]
+        assert first is not None and again is not None and first.number == again.number == 0
+        assert study.totals().next_number == 1 and study.totals().n_live == 1
+
     def test_concurrent_processes_never_claim_a_slot_twice(self, open_store: OpenStore) -> None:
         study = make_study(open_store)
         context = multiprocessing.get_context("spawn")

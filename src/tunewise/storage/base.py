@@ -7,8 +7,8 @@ against them. The SQL implementation (SQLite and PostgreSQL behind one code path
 
 - :class:`TrialStore`: one store of many studies; opens and creates studies.
 - :class:`StudyReader`: one study, read only (what a dashboard or ``tunewise status`` needs).
-- :class:`StudyHandle`: one study as one worker sees and changes it: claims, heartbeats,
-  finishes, releases and crash recovery.
+- :class:`StudyHandle`: one study as one worker sees and changes it: claims, queued
+  configurations, heartbeats, finishes, releases and crash recovery.
 
 Guarantees common to every method:
 
@@ -244,6 +244,29 @@ class StudyHandle(StudyReader):
 
         Raises:
             ValueError: a ``device`` name longer than ``DEVICE_LENGTH``.
+        """
+
+    @abc.abstractmethod
+    def enqueue(
+        self,
+        config: Mapping[str, Any],
+        *,
+        fidelity: float | int | None,
+        limits: Limits,
+        info: Mapping[str, Any] | None = None,
+    ) -> Trial | None:
+        """Queue ``config`` at ``fidelity`` as a ``pending`` trial, to run before anything the
+        optimizer suggests (:meth:`claim_pending` starts the oldest queued trial first).
+
+        It is counted at once, like a claim: it gets the next dense number, is a live trial and
+        adds its :func:`~tunewise.trial.fidelity_units`; its slot is its own (``enqueued:...``),
+        which no optimizer suggests. None, writing nothing, when ``limits`` allow no new trial.
+        Run again after a lost reply, it returns the trial its first run queued.
+
+        Raises:
+            SpaceError: ``config`` is not a configuration of the study's space (the message
+                names the parameter), or ``fidelity`` is outside the space's fidelity, or given
+                for a space without one, or missing for a space with one.
         """
 
     @abc.abstractmethod

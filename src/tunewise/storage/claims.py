@@ -1,4 +1,5 @@
-"""A trial's writes, one transaction each: claim, start a queued trial, beat, finish, release.
+"""A trial's writes, one transaction each: claim, start a queued trial, queue a given
+configuration, beat, finish, release.
 
 Functions over an engine and a study id; the handle (:mod:`tunewise.storage.study`) retries
 them through transient faults and keeps its cache. The guarantees are those of
@@ -277,6 +278,53 @@ def claim_pending(
         conn.execute(update(T).where(T.c.id == row["id"]).values(**changes))
         conn.execute(update(S).where(S.c.id == study_id).values(seq=seq))
     return to_trial({**row, **changes})
+
+
+def enqueue(
+    engine: Engine,
+    study_id: int,
+    *,
+    slot: str,
+    config: str,
+    fidelity: float | None,
+    increment: float,
+    info: str | None,
+    limits: Limits,
+    now: float,
+    to_trial: ToTrial,
+) -> Trial | None:
+    """Insert a ``pending`` trial of a given configuration, counted now as a claim counts.
+
+    The queue is the one crash retries wait in, so every worker starts it (oldest first) before
+    asking its optimizer. ``slot`` is unique to this call: a re-run after a lost reply finds
+    the trial by it and returns it. None, writing nothing, when ``limits`` allow no new trial.
+    """
+    with write_transaction(engine) as conn:
+        mine = conn.execute(select(T).where(T.c.study_id == study_id, T.c.slot == slot))
+        ours = mine.mappings().first()
+        if ours is not None:
+            return to_trial(ours)
+        totals = lock_study(conn, study_id)
+        if limits.exhausted_for_new(totals):
+            return None
+        values: dict[str, Any] = {
+            "study_id": study_id,
+            "number": totals.next_number,
+            "slot": slot,
+            "status": TrialStatus.PENDING.value,
+            "config": config,
+            "fidelity": fidelity,
+            "fidelity_increment": increment,
+            "info": info,
+            "created_at": now,
+            "retries": 0,
+            "seq": totals.seq + 1,
+        }
+        conn.execute(SQL.insert_trial, values)
+        conn.execute(
+            SQL.claimed, {"b_sid": study_id, "b_seq": values["seq"], "b_increment": increment}
+        )
+    return to_trial(values)
 
 
 def heartbeat(

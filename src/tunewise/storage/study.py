@@ -8,12 +8,14 @@ through transient faults by the store's retry policy.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, select
 
+from tunewise.space import SpaceError
 from tunewise.storage import claims, recovery
 from tunewise.storage.base import StudyHandle, TrialStore
 from tunewise.storage.cache import TrialCache
@@ -162,6 +164,36 @@ class StudyStore(StudyHandle):
             self._cache.put(trial)
         return trial
 
+    def enqueue(
+        self,
+        config: Mapping[str, Any],
+        *,
+        fidelity: float | int | None,
+        limits: Limits,
+        info: Mapping[str, Any] | None = None,
+    ) -> Trial | None:
+        config = self._checked_config(config, fidelity)
+        slot = f"enqueued:{secrets.token_hex(8)}"  # the same in every attempt: a re-run finds it
+        now = time.time()
+        trial = self._retrying(
+            "enqueue",
+            lambda: claims.enqueue(
+                self._engine,
+                self._id,
+                slot=slot,
+                config=dumps(config),
+                fidelity=None if fidelity is None else float(fidelity),
+                increment=fidelity_units(self.space, fidelity),
+                info=dumps(dict(info)) if info else None,
+                limits=limits,
+                now=now,
+                to_trial=self._to_trial,
+            ),
+        )
+        if trial is not None:
+            self._cache.put(trial)
+        return trial
+
     @retried
     def heartbeat(
         self, number: int, *, worker: str, learning_curve: list[tuple[float, float]] | None = None
@@ -287,6 +319,26 @@ class StudyStore(StudyHandle):
                 previous = self.trial(number)
             previous_fidelity = previous.fidelity if previous is not None else None
         return fidelity_units(self.space, suggestion.fidelity, previous_fidelity)
+
+    def _checked_config(
+        self, config: Mapping[str, Any], fidelity: float | int | None
+    ) -> dict[str, Any]:
+        """``config`` as stored (plain JSON values), once valid in the space with ``fidelity``."""
+        space, name = self.space, self.space.fidelity_name
+        space.validate_config(config)
+        if name is not None and name in config:
+            raise SpaceError(
+                f"parameter {name!r}: the fidelity is not part of a configuration; "
+                f"give it as fidelity={config[name]!r}"
+            )
+        if name is None and fidelity is not None:
+            raise SpaceError(f"fidelity={fidelity!r} given, but the space has no fidelity")
+        if name is not None:
+            if fidelity is None:
+                raise SpaceError(f"parameter {name!r}: missing (the fidelity to evaluate at)")
+            space.validate_config({**config, name: fidelity})
+        plain: dict[str, Any] = json.loads(dumps(dict(config)))
+        return plain
 
     def _to_trial(self, row: Row) -> Trial:
         return trial_from_row(row, integer_fidelity=self._integer_fidelity)
