@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import tunewise as tw
+from tests.conftest import unique_name
 
 
 def _with_info(config: dict, trial: tw.TrialContext) -> dict:
@@ -42,3 +45,25 @@ def test_best_config_includes_the_fidelity(tmp_path) -> None:
 def test_counts_is_a_property(tmp_path) -> None:
     counts = _study(tmp_path).counts
     assert counts["succeeded"] == 6 and counts["failed"] == 0
+
+
+def test_load_takes_a_store_url_first(tmp_path, storage_url, monkeypatch) -> None:
+    study = unique_name()
+    space = tw.Space(x=tw.Float(0.0, 1.0))
+    tw.run(
+        lambda c, t: c["x"],
+        space,
+        root=tmp_path / "trials",
+        storage=storage_url,
+        study=study,
+        budget=2,
+        optimizer="random_search",
+        progress=False,
+    )
+    monkeypatch.chdir(tmp_path)
+    result = tw.load(storage_url, study=study)
+    assert result.counts["succeeded"] == 2 and result.root is None
+    made = {p.name for p in Path.cwd().iterdir() if not p.name.startswith("tunewise.db")}
+    made.discard("trials")
+    assert not made  # no folder named after the URL
+    result.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.runtime.result import Result
+from tunewise.runtime.stores import split_location
 from tunewise.trial import Trial
 
 Commands = Any
@@ -20,11 +21,11 @@ def add_location(parser: argparse.ArgumentParser) -> None:
 
 
 def locate(location: str) -> tuple[Path | None, str | None]:
-    """``(root, storage)`` for a ``ROOT_OR_URL`` argument: a storage URL, or a root folder that
-    holds a store."""
-    if "://" in location:
-        return None, location
-    root = Path(location)
+    """``(root, storage)`` for a ``ROOT_OR_URL`` argument: a storage URL, a SQLite file, or a
+    root folder that holds a store."""
+    root, storage = split_location(location)
+    if root is None:
+        return None, storage
     if not (root / "tunewise.db").is_file():
         raise ValueError(f"no tunewise study at {location!r} (no tunewise.db there)")
     return root, None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise.runtime.paths import trial_directory
-from tunewise.runtime.stores import open_study
+from tunewise.runtime.stores import open_study, split_location
 from tunewise.space import Space
 from tunewise.storage import StudyHandle, StudyRecord
 from tunewise.trial import Trial, TrialStatus, incumbent
@@ -160,5 +160,8 @@ def load(
     study: str | None = None,
     storage: str | None = None,
 ) -> Result:
-    """Open a study's results: ``load("runs/mlp")`` or ``load(storage=URL, study=NAME)``."""
+    """Open a study's results: ``load("runs/mlp")``, ``load("postgresql://...", study=NAME)``
+    or ``load(storage=URL, study=NAME)``: the first argument is a root folder or a store URL."""
+    if root is not None and storage is None:
+        root, storage = split_location(root)
     return Result(open_study(root=root, storage=storage, study=study), root)

@@ -8,6 +8,7 @@ second backend is a change here only.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from tunewise.runtime.paths import default_study_name
 from tunewise.storage import Store, StudyHandle, TrialStore
@@ -25,6 +26,20 @@ def open_store(
     opened the store already, which may start while its server restarts).
     """
     return Store.at(root=root, storage=storage, retry_open=retry_open)
+
+
+def split_location(
+    location: str | os.PathLike[str],
+) -> tuple[Path | None, str | None]:
+    """``(root, storage)`` for a root-or-URL argument: a store URL (``postgresql://...``,
+    ``sqlite:///...``) or an existing SQLite file is the storage, anything else a root folder."""
+    text = os.fspath(location)
+    if "://" in text:
+        return None, text
+    path = Path(text).expanduser()
+    if path.is_file():
+        return None, str(path)
+    return path, None
 
 
 def open_study(
