@@ -36,7 +36,28 @@ from tunewise.trial import TrialStatus
 logger = logging.getLogger("tunewise")
 
 EXIT_TRIAL_FAILED = 3
+EXIT_UNGUARDED_MAIN = 4
 EXIT_INTERRUPTED = 130
+
+UNGUARDED_MAIN = (
+    "tw.run(workers=N) was called again while a worker process imported your script: put the "
+    'script\'s entry point under `if __name__ == "__main__":` (worker processes are started with '
+    "'spawn', which imports the main script again; only the main process may run tw.run)"
+)
+
+
+class UnguardedMainError(RuntimeError):
+    """The user's script calls ``tw.run`` with workers at its top level, without a main guard."""
+
+
+def check_not_bootstrapping() -> None:
+    """In a worker process still importing the user's script (``spawn`` re-imports ``__main__``),
+    an unguarded top-level ``tw.run`` would start a run inside every worker; end that process
+    quietly with :data:`EXIT_UNGUARDED_MAIN`, which the supervisor turns into one clear error."""
+    # multiprocessing's own flag for this phase (set by spawn/forkserver before the child
+    # imports __main__; parent_process() is not set until after it)
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        sys.exit(EXIT_UNGUARDED_MAIN)
 
 
 @dataclass(frozen=True)
@@ -131,6 +152,8 @@ def run_processes(
                         continue
                     if code != EXIT_INTERRUPTED:  # a process that died left its trial running
                         _recover(study, worker.name, code, settings)
+                    if code == EXIT_UNGUARDED_MAIN:
+                        raise UnguardedMainError(UNGUARDED_MAIN)
                     if code == EXIT_TRIAL_FAILED:
                         raise first_failure(study)
                     if code == 1:

@@ -19,7 +19,7 @@ from tunewise.runtime.devices import check_device_ids, check_devices
 from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES, raise_if_too_many_failures
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
 from tunewise.runtime.loading import check_picklable, import_path, script_path
-from tunewise.runtime.local import WorkerJob, run_processes
+from tunewise.runtime.local import WorkerJob, check_not_bootstrapping, run_processes
 from tunewise.runtime.paths import default_study_name
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.result import Result
@@ -82,6 +82,7 @@ def run(
     first error of the streak; None never stops.
     """
     check_not_preparing()
+    check_not_bootstrapping()
     if not isinstance(space, Space):
         raise TypeError(f"space must be a tunewise.Space, not {type(space).__name__}")
     if not callable(evaluate):
