@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from tunewise.cli.analyze import add_analyze_parser
 from tunewise.cli.bench import add_bench_parser
+from tunewise.cli.dashboard import add_dashboard_parser
 from tunewise.cli.migrate import add_migrate_parser
 from tunewise.cli.run import add_demo_parser, add_run_parser
 from tunewise.cli.status import add_status_parser
@@ -60,4 +61,5 @@ def parser() -> argparse.ArgumentParser:
     add_migrate_parser(commands)
     add_bench_parser(commands)
     add_analyze_parser(commands)
+    add_dashboard_parser(commands)
     return top
