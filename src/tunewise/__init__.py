@@ -3,11 +3,15 @@
 import tunewise as tw
 space = tw.Space(lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4), epochs=tw.Fidelity(1, 27))
 result = tw.run(evaluate, space, root="runs/mlp", budget=tw.Budget(evaluations=50))
+
+study = tw.Study(root="runs/mine", space=space)  # or ask-and-tell, in your own loop
+trial = study.ask(); study.tell(trial, train(trial.config))
 """
 
 from tunewise import nas
 from tunewise.nas import Grammar
 from tunewise.runtime import Budget, Result, TrialContext, TrialFailed, load, run
+from tunewise.runtime.ask_tell import Study
 from tunewise.space import (
     Architecture,
     Categorical,
@@ -37,6 +41,7 @@ __all__ = [
     "Result",
     "Space",
     "SpaceError",
+    "Study",
     "Suggestion",
     "Trial",
     "TrialContext",
