@@ -75,3 +75,15 @@ def test_nas_script_runs_priorband_on_a_grammar_space(tmp_path) -> None:
     for trial in trials:
         space.validate_config(trial.config)  # the architecture is a derivation of the grammar
     assert any(t.previous_trial is not None for t in trials)  # promotions continued
+
+
+@pytest.mark.slow
+def test_ask_tell_script_trains_its_own_loop_and_continues_promotions(tmp_path) -> None:
+    stdout = _run_script("ask_tell", ["3"], tmp_path, timeout=120)
+    assert "best validation accuracy" in stdout and "optimizer: priorband" in stdout
+    trials = tw.load(tmp_path / "runs" / "ask_tell").trial_list
+    assert trials[0].info["sampled_from"] == "enqueued"  # the baseline went first
+    assert dict(trials[0].config) == {"learning_rate": 1e-3, "alpha": 1e-4, "width": 64}
+    promoted = [t for t in trials if t.previous_trial is not None]
+    assert promoted and all(t.learning_curve[0][0] > 1 for t in promoted)  # trained on
+    assert all(len(t.learning_curve) > 0 for t in trials if t.status.value == "succeeded")

@@ -290,3 +290,23 @@ def test_a_killed_askers_trial_is_recovered_and_a_live_ones_is_not(tmp_path: Pat
             assert handle.trial(retry.number).retry_of == 1
             watcher.tell(retry, 0.5)
         assert alive.tell(mine, 0.25).status is TrialStatus.SUCCEEDED
+
+
+def test_tunewise_worker_and_status_work_on_an_ask_and_tell_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tunewise.cli import main
+
+    with tw.Study(root=tmp_path, space=SPACE, optimizer="random_search", seed=0, budget=4) as study:
+        trial = study.ask()
+        assert trial is not None
+        study.tell(trial, 9.0)
+        study.enqueue({"x": 1.0})
+    evaluate = "tests.runtime.objectives:quadratic"
+    assert main(["worker", str(tmp_path), "--evaluate", evaluate]) == 0
+    assert main(["status", str(tmp_path)]) == 0
+    assert "enqueued" in capsys.readouterr().out  # the best is the queued config
+    trials = tw.load(tmp_path).trials
+    assert list(trials["config.x"][:2]) == [trial.config["x"], 1.0]
+    assert list(trials["objective"][:2]) == [9.0, 0.0]
+    assert list(trials["status"]) == ["succeeded"] * 4

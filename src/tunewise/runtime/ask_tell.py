@@ -210,6 +210,12 @@ class Study:
         """The trials this Study asked and has not told yet, by number."""
         return [self._open[n].context for n in sorted(self._open)]
 
+    def trials(self) -> list[Trial]:
+        """The study's trials as stored now (every worker's), by number."""
+        self._check_usable()
+        self._handle.refresh()
+        return self._handle.trials()
+
     def result(self) -> Result:
         """The study's results so far, as ``tw.load`` gives them (a new handle on the store)."""
         handle = open_study(
