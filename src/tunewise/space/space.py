@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from os import PathLike
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,9 @@ from tunewise.space.parameters import (
     Parameter,
     scalar_key,
 )
+
+if TYPE_CHECKING:
+    from ConfigSpace import ConfigurationSpace
 
 _SEARCHABLE = (Float, Integer, Categorical)
 _KINDS = (Float, Integer, Categorical, Architecture, Constant, Fidelity)
@@ -499,6 +502,23 @@ class Space:
         keys; ``1e-5`` is read as a number.
         """
         return cls.from_dict(serialization.load_yaml(source))
+
+    def to_configspace(self, *, seed: int | None = None) -> ConfigurationSpace:
+        """This space as a ``ConfigSpace.ConfigurationSpace`` (the ``configspace`` extra); see
+        :mod:`tunewise.space.configspace` for what maps to what."""
+        from tunewise.space.configspace import to_configspace
+
+        return to_configspace(self, seed=seed)
+
+    @classmethod
+    def from_configspace(
+        cls, configuration_space: ConfigurationSpace, *, defaults_as_priors: bool = False
+    ) -> Space:
+        """A space from a ``ConfigSpace.ConfigurationSpace`` (the ``configspace`` extra); see
+        :func:`tunewise.space.configspace.from_configspace`."""
+        from tunewise.space.configspace import from_configspace
+
+        return from_configspace(configuration_space, defaults_as_priors=defaults_as_priors)
 
     def diff(self, other: Space) -> list[str]:
         """Human-readable differences from ``self`` to ``other``; empty when equal."""
