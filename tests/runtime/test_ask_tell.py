@@ -310,3 +310,35 @@ def test_tunewise_worker_and_status_work_on_an_ask_and_tell_study(
     assert list(trials["config.x"][:2]) == [trial.config["x"], 1.0]
     assert list(trials["objective"][:2]) == [9.0, 0.0]
     assert list(trials["status"]) == ["succeeded"] * 4
+
+
+def test_a_study_in_a_store_url_puts_trial_folders_under_the_working_directory(
+    storage_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import unique_name
+
+    monkeypatch.chdir(tmp_path)
+    name = unique_name()
+    with pytest.raises(ValueError, match="study="):
+        tw.Study(storage=storage_url, space=SPACE)
+    with tw.Study(
+        storage=storage_url, study=name, space=SPACE, optimizer="random_search", seed=1, budget=3
+    ) as study:
+        study.enqueue({"x": 0.5})
+        trial = study.ask()
+        assert trial is not None and trial.config == {"x": 0.5}
+        assert trial.directory == tmp_path / name / "trials" / "0" and trial.directory.is_dir()
+        study.tell(trial, 0.25)
+    result = tw.run(
+        quadratic,
+        SPACE,
+        root=tmp_path / name,
+        storage=storage_url,
+        study=name,
+        optimizer="random_search",
+        seed=1,
+        budget=3,
+        progress=False,
+    )
+    assert result.counts["succeeded"] == 3 and result.best.objective == 0.25
+    result.close()
