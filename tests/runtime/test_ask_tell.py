@@ -342,3 +342,15 @@ def test_a_study_in_a_store_url_puts_trial_folders_under_the_working_directory(
     )
     assert result.counts["succeeded"] == 3 and result.best.objective == 0.25
     result.close()
+
+
+def test_the_docs_first_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "ask-and-tell.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/ask-and-tell.md", "exec"), namespace)
+    result = namespace["result"]
+    assert isinstance(result, tw.Result) and result.counts["succeeded"] == 20
+    assert result.best.objective < 1.0
+    result.close()
