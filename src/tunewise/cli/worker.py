@@ -10,9 +10,11 @@ from pathlib import Path
 from tunewise.cli.common import Commands, add_location, locate
 from tunewise.runtime.attach import attach
 from tunewise.runtime.devices import check_devices, device_environment
+from tunewise.runtime.liveness import recover_gone_workers
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.signals import stop_signals_raise
 from tunewise.runtime.stores import open_study
+from tunewise.runtime.worker import Settings
 
 
 def add_worker_parser(commands: Commands) -> None:
@@ -44,6 +46,9 @@ def worker_command(args: argparse.Namespace) -> int:
     root, storage = locate(args.location)
     study = open_study(root=root, storage=storage, study=args.study)
     try:
+        recover_gone_workers(
+            study, max_retries=Settings.from_stored(study.record.settings).max_retries
+        )
         reporter = make_reporter(None)
         worker = attach(
             study,

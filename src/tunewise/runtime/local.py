@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
@@ -85,6 +86,7 @@ def worker_process(job: WorkerJob) -> None:
     """Entry point of a worker process."""
     code = 0
     with stop_signals_raise():
+        _stop_when_supervisor_dies()
         try:
             with attached(
                 job.url,
@@ -103,6 +105,23 @@ def worker_process(job: WorkerJob) -> None:
             traceback.print_exc()
             code = 1
     sys.exit(code)
+
+
+def _stop_when_supervisor_dies() -> None:
+    """SIGTERM this worker (it re-queues its trial and exits) when its supervisor is gone.
+
+    A worker's name carries its supervisor's pid, and a resume on this host takes a worker whose
+    supervisor is gone for dead (:mod:`tunewise.runtime.liveness`): an orphan must not go on.
+    """
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None:
+        return
+
+    def watch() -> None:
+        supervisor.join()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="tunewise-supervisor-watch", daemon=True).start()
 
 
 class WorkerDiedError(RuntimeError):

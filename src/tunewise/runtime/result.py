@@ -81,6 +81,14 @@ class Result:
             config[fidelity_name] = best.fidelity
         return config
 
+    def heartbeats(self) -> dict[int, float | None]:
+        """The last heartbeat (a ``time.time()`` of the worker's clock) of each running trial."""
+        return self._study.running_heartbeats()
+
+    def trial(self, number: int) -> Trial | None:
+        """Trial ``number`` as read at the last refresh; None if there is none."""
+        return self._study.trial(number)
+
     def directory(self, number: int) -> Path:
         """The folder trial ``number`` wrote its checkpoints to."""
         if self.root is None:

@@ -18,6 +18,7 @@ from tunewise.runtime.context import Evaluate
 from tunewise.runtime.devices import check_device_ids, check_devices
 from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES, raise_if_too_many_failures
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
+from tunewise.runtime.liveness import recover_gone_workers
 from tunewise.runtime.loading import check_picklable, import_path, script_path
 from tunewise.runtime.local import WorkerJob, check_not_bootstrapping, run_processes
 from tunewise.runtime.paths import default_study_name
@@ -152,6 +153,7 @@ def run(
                 "the same seed (or none), or use a new root (or study name)"
             )
         study_store = store.study(name)
+        recover_gone_workers(study_store, max_retries=settings.max_retries)  # kill -9 before
         reporter = make_reporter(progress)
         reporter.start(budget.evaluations)
         try:

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM as exceptions, so the running trial is re-queued before the process stops."""
+"""Ctrl-C, SIGTERM and SIGHUP as exceptions, so the running trial is re-queued before the process
+stops (SIGHUP: the terminal or SSH session that ran it closed)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 class Interrupted(BaseException):
-    """The process was asked to stop (SIGTERM); raised in the main thread like KeyboardInterrupt."""
+    """The process was asked to stop (SIGTERM, SIGHUP); raised in the main thread like
+    KeyboardInterrupt."""
 
     def __init__(self, signal_name: str) -> None:
         super().__init__(signal_name)
@@ -40,12 +44,12 @@ def raise_if_stop_requested() -> None:
 
 @contextlib.contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """Within this block SIGTERM raises :class:`Interrupted` and SIGINT KeyboardInterrupt."""
+    """Within this block SIGTERM and SIGHUP raise :class:`Interrupted`, SIGINT KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _requested.clear()
-    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -59,12 +63,12 @@ def _remember(signum: int, _frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back while a critical write or cleanup runs; they are remembered and
-    acted on by the next :func:`raise_if_stop_requested`."""
+    """Hold SIGINT/SIGTERM/SIGHUP back while a critical write or cleanup runs; they are
+    remembered and acted on by the next :func:`raise_if_stop_requested`."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _remember) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _remember) for s in STOP_SIGNALS}
     try:
         yield
     finally:
