@@ -49,7 +49,7 @@ def worker_command(args: argparse.Namespace) -> int:
         recover_gone_workers(
             study, max_retries=Settings.from_stored(study.record.settings).max_retries
         )
-        reporter = make_reporter(None)
+        reporter = make_reporter(None, fidelity_name=study.space.fidelity_name)
         worker = attach(
             study,
             root=args.root or root or Path.cwd(),

@@ -24,7 +24,11 @@ from tunewise.trial import Trial, TrialStatus, incumbent
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Counts and the incumbent, summarized from a list of trials."""
+    """Counts and the incumbent, summarized from a list of trials.
+
+    The incumbent is the best at the highest fidelity reached, so it jumps when a higher fidelity
+    is first evaluated: its fidelity is shown next to it (``fidelity_name``, e.g. ``epochs=27``).
+    """
 
     succeeded: int = 0
     failed: int = 0
@@ -32,13 +36,14 @@ class Snapshot:
     pending: int = 0
     crashed: int = 0
     best: Trial | None = None
+    fidelity_name: str | None = None
 
     @property
     def done(self) -> int:
         return self.succeeded + self.failed
 
     @classmethod
-    def of(cls, trials: list[Trial]) -> Snapshot:
+    def of(cls, trials: list[Trial], *, fidelity_name: str | None = None) -> Snapshot:
         counts = Counter(t.status for t in trials)
         best = incumbent(trials)
         return cls(
@@ -48,14 +53,18 @@ class Snapshot:
             pending=counts[TrialStatus.PENDING],
             crashed=counts[TrialStatus.CRASHED],
             best=best,
+            fidelity_name=fidelity_name,
         )
 
     def describe(self) -> str:
-        best = (
-            f"best {self.best.objective:.6g} (trial {self.best.number})"
-            if self.best is not None
-            else "best -"
-        )
+        best = "best -"
+        if self.best is not None:
+            at = (
+                f" at {self.fidelity_name or 'fidelity'}={self.best.fidelity:g}"
+                if self.best.fidelity is not None
+                else ""
+            )
+            best = f"best {self.best.objective:.6g}{at} (trial {self.best.number})"
         extra = f", {self.crashed} crashed" if self.crashed else ""
         return f"{self.running} running, {self.failed} failed{extra}, {best}"
 
@@ -76,7 +85,14 @@ class Reporter:
 class RichReporter(Reporter):
     """A live bar: done/total, running, failed, best so far."""
 
-    def __init__(self, console: Console | None = None, min_interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        console: Console | None = None,
+        min_interval: float = 0.2,
+        *,
+        fidelity_name: str | None = None,
+    ) -> None:
+        self._fidelity_name = fidelity_name
         self._console = console or Console(stderr=True)
         self._min_interval = min_interval
         self._last = 0.0
@@ -105,7 +121,7 @@ class RichReporter(Reporter):
         ):
             return
         self._last = now
-        snap = Snapshot.of(trials())
+        snap = Snapshot.of(trials(), fidelity_name=self._fidelity_name)
         self._progress.update(self._task, completed=snap.done, status=snap.describe())
 
     def stop(self, trials: Callable[[], list[Trial]]) -> None:
@@ -118,7 +134,14 @@ class RichReporter(Reporter):
 class PlainReporter(Reporter):
     """One line per new best and a summary at most every ``interval`` seconds (for log files)."""
 
-    def __init__(self, stream: TextIO | None = None, interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        interval: float = 10.0,
+        *,
+        fidelity_name: str | None = None,
+    ) -> None:
+        self._fidelity_name = fidelity_name
         self._stream = stream or sys.stderr
         self._interval = interval
         self._last = 0.0
@@ -135,7 +158,7 @@ class PlainReporter(Reporter):
         if not force and now - self._last_look < 0.2:  # summarizing is O(trials): not every time
             return
         self._last_look = now
-        snap = Snapshot.of(trials())
+        snap = Snapshot.of(trials(), fidelity_name=self._fidelity_name)
         new_best = snap.best is not None and snap.best.number != self._best_number
         if force or new_best or now - self._last >= self._interval:
             self._last = now
@@ -149,10 +172,11 @@ class PlainReporter(Reporter):
         self.update(trials, force=True)
 
 
-def make_reporter(progress: bool | None) -> Reporter:
-    """``None`` picks a rich bar on a terminal and plain lines otherwise; ``False`` is silent."""
+def make_reporter(progress: bool | None, *, fidelity_name: str | None = None) -> Reporter:
+    """``None`` picks a rich bar on a terminal and plain lines otherwise; ``False`` is silent.
+    ``fidelity_name`` names the fidelity shown next to the best."""
     if progress is False:
         return Reporter()
     if sys.stderr.isatty():
-        return RichReporter()
-    return PlainReporter()
+        return RichReporter(fidelity_name=fidelity_name)
+    return PlainReporter(fidelity_name=fidelity_name)

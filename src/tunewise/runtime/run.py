@@ -154,7 +154,7 @@ def run(
             )
         study_store = store.study(name)
         recover_gone_workers(study_store, max_retries=settings.max_retries)  # kill -9 before
-        reporter = make_reporter(progress)
+        reporter = make_reporter(progress, fidelity_name=space.fidelity_name)
         reporter.start(budget.evaluations)
         try:
             job = WorkerJob(evaluate=evaluate, url=store.url, study=name, root=str(root_path))
