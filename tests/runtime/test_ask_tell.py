@@ -354,3 +354,60 @@ def test_the_docs_first_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert isinstance(result, tw.Result) and result.counts["succeeded"] == 20
     assert result.best.objective < 1.0
     result.close()
+
+
+def test_several_trials_asked_at_once_are_trained_in_threads_and_told_in_any_order(
+    tmp_path: Path,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with tw.Study(root=tmp_path, space=FIDELITY_SPACE, optimizer="hyperband", seed=0) as study:
+        asked = [study.ask() for _ in range(4)]
+        assert all(t is not None for t in asked)
+        assert len({t.number for t in asked if t}) == 4
+        assert [t.number for t in study.open_trials] == [0, 1, 2, 3]
+        slots = {t.slot for t in study.trials()}
+        assert len(slots) == 4  # four different decisions of the schedule
+
+        def train(trial: tw.TrialContext) -> tw.Trial:
+            time.sleep(0.05 * (4 - trial.number))  # the last asked finishes first
+            return study.tell(trial, trial.config["x"])
+
+        with ThreadPoolExecutor(4) as pool:
+            told = list(pool.map(train, [t for t in asked if t]))
+        assert [t.status for t in told] == [TrialStatus.SUCCEEDED] * 4
+        assert study.open_trials == []
+        finished = sorted(study.trials(), key=lambda t: t.finished_at or 0)
+        assert [t.number for t in finished] == [3, 2, 1, 0]
+
+
+@pytest.mark.slow
+def test_ask_and_tell_beside_a_running_tw_run_shares_the_budget(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import tunewise as tw
+        from tests.runtime.objectives import slow_quadratic
+        tw.run(slow_quadratic, tw.Space(x=tw.Float(-3.0, 3.0)), root=sys.argv[1],
+               optimizer="random_search", seed=0, budget=12, workers=2, progress=False)
+        """
+    )
+    with tw.Study(
+        root=tmp_path, space=SPACE, optimizer="random_search", seed=0, budget=12
+    ) as study:
+        runner = subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)],
+            env={**os.environ, "TW_TEST_DELAY": "0.2", "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        wait_for(lambda: bool(study.trials()), timeout=60)  # its workers have started
+        mine = []
+        while (trial := study.ask()) is not None:
+            time.sleep(0.2)
+            mine.append(study.tell(trial, quadratic(trial.config, trial)).number)
+        assert runner.wait(timeout=120) == 0
+        trials = study.trials()
+    assert [t.number for t in trials] == list(range(12))
+    assert all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    assert len({t.slot for t in trials}) == 12  # no decision taken twice
+    theirs = [t.number for t in trials if t.worker != study.worker]
+    assert mine and theirs and sorted(mine + theirs) == list(range(12))

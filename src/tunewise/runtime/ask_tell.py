@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ class Study:
     ``heartbeat_interval`` seconds, and the same thread recovers trials of other workers of the
     study that went silent for ``stale_after`` seconds (re-queued, up to ``max_retries``
     times). :meth:`close` (or leaving a ``with`` block) stops it and re-queues untold trials.
-    One Study is used from one thread.
+    Its methods may be called from several threads (one trial trained in each, say).
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class Study:
         self._open: dict[int, _Open] = {}
         self._told: dict[int, Trial] = {}
         self._closed = False
+        self._lock = threading.RLock()
         # Watches the study's running trials for silent ones (dead workers, or dead Studies).
         self._watch = Heartbeat(
             self._handle,
@@ -208,13 +210,15 @@ class Study:
     @property
     def open_trials(self) -> list[TrialContext]:
         """The trials this Study asked and has not told yet, by number."""
-        return [self._open[n].context for n in sorted(self._open)]
+        with self._lock:
+            return [self._open[n].context for n in sorted(self._open)]
 
     def trials(self) -> list[Trial]:
         """The study's trials as stored now (every worker's), by number."""
-        self._check_usable()
-        self._handle.refresh()
-        return self._handle.trials()
+        with self._lock:
+            self._check_usable()
+            self._handle.refresh()
+            return self._handle.trials()
 
     def result(self) -> Result:
         """The study's results so far, as ``tw.load`` gives them (a new handle on the store)."""
@@ -236,24 +240,30 @@ class Study:
         of another worker is running. While other workers' trials run (one may finish or
         crash and be retried) it waits, up to ``timeout`` seconds (None: as long as they run).
         """
-        self._check_usable()
         delay, waited = 0.005, 0.0
         while True:
-            budget = StoredBudget.from_stored(self._handle.budget())
-            if budget.past_deadline():
-                return None
-            with stop_signals_raise():  # Ctrl-C during the claim gives the trial back
-                self._handle.refresh()
-                trial = self._worker.claim(budget.limits)
+            with self._lock:  # not held while waiting: other threads may tell meanwhile
+                self._check_usable()
+                trial, done = self._claim_once()
             if trial is not None:
-                return self._opened(trial)
-            if self._nothing_to_wait_for(budget):
-                return None
-            if timeout is not None and waited >= timeout:
+                return trial
+            if done or (timeout is not None and waited >= timeout):
                 return None
             time.sleep(delay)
             waited += delay
             delay = min(delay * 2, 0.5)
+
+    def _claim_once(self) -> tuple[TrialContext | None, bool]:
+        """A claimed trial, or None and whether there is nothing to wait for."""
+        budget = StoredBudget.from_stored(self._handle.budget())
+        if budget.past_deadline():
+            return None, True
+        with stop_signals_raise():  # Ctrl-C during the claim gives the trial back
+            self._handle.refresh()
+            trial = self._worker.claim(budget.limits)
+        if trial is not None:
+            return self._opened(trial), False
+        return None, self._nothing_to_wait_for(budget)
 
     def _nothing_to_wait_for(self, budget: StoredBudget) -> bool:
         if budget.done(self._handle.totals()):
@@ -306,6 +316,12 @@ class Study:
             ValueError: ``trial`` is not open in this Study: told already, or asked by another
                 Study (nothing is recorded, and the open trials stay open).
         """
+        with self._lock:
+            return self._tell(trial, value, error)
+
+    def _tell(
+        self, trial: TrialContext | int, value: Any, error: BaseException | str | None
+    ) -> Trial:
         entry = self._entry(trial)
         if (value is _MISSING) == (error is None):
             raise TypeError(
@@ -378,7 +394,11 @@ class Study:
             SpaceError: ``config`` is not valid in the space (the message names the parameter).
             BudgetSpent: the budget allows no new trial.
         """
-        self._check_usable()
+        with self._lock:
+            self._check_usable()
+            return self._enqueue(config, fidelity)
+
+    def _enqueue(self, config: Mapping[str, Any], fidelity: float | int | None) -> Trial:
         if not isinstance(config, Mapping):
             raise TypeError(f"enqueue takes a config dict, not {type(config).__name__}")
         config, name = dict(config), self.space.fidelity_name
@@ -407,6 +427,10 @@ class Study:
     def close(self) -> None:
         """Stop the heartbeats, re-queue the trials asked and not told (another ask or worker
         runs them), and close the store. Closing twice does nothing."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
