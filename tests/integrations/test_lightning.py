@@ -194,3 +194,26 @@ def test_without_lightning_the_import_names_the_extra(monkeypatch: pytest.Monkey
     monkeypatch.delitem(sys.modules, "tunewise.integrations.lightning")
     with pytest.raises(ImportError, match=r"pip install 'tunewise\[lightning\]'"):
         importlib.import_module("tunewise.integrations.lightning")
+
+
+@pytest.mark.slow
+def test_the_example_tunes_a_lightning_cnn_on_digits(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "lightning_mnist_like.py"
+    arguments = ["--evaluations", "12", "--root", str(tmp_path / "run"), "--tensorboard"]
+    done = subprocess.run(
+        [sys.executable, str(example), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "best validation error" in done.stdout
+    trials = tw.load(tmp_path / "run").trial_list
+    assert len(trials) == 12 and all(t.status is tw.TrialStatus.SUCCEEDED for t in trials)
+    assert any(t.previous_trial is not None for t in trials)  # a promotion resumed
+    runs = sorted(p.name for p in (tmp_path / "run" / "tensorboard").iterdir())
+    assert runs == [f"trial_{n:05d}" for n in range(12)]
