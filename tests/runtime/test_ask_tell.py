@@ -18,7 +18,7 @@ import tunewise as tw
 from tests.runtime.objectives import quadratic
 from tunewise.runtime.ask_tell import BudgetSpent
 from tunewise.runtime.paths import trial_directory
-from tunewise.storage import StudyMismatchError
+from tunewise.storage import StudyMismatchError, StudyNotFoundError
 from tunewise.trial import TrialStatus
 
 SPACE = tw.Space(x=tw.Float(-3.0, 3.0))
@@ -54,9 +54,14 @@ def test_auto_resolves_as_tw_run_does_and_a_changed_space_is_refused(tmp_path: P
     with pytest.raises(StudyMismatchError, match="x"):
         tw.Study(root=tmp_path, space=tw.Space(x=tw.Float(0.0, 2.0), epochs=tw.Fidelity(1, 9)))
     with pytest.raises(StudyMismatchError, match="seed 3"):
-        tw.Study(root=tmp_path, space=FIDELITY_SPACE, seed=4)
+        tw.Study(root=tmp_path, space=FIDELITY_SPACE, seed=4, budget=5)
     with tw.Study(root=tmp_path) as reopened:  # the stored space, optimizer and seed
         assert reopened.space == FIDELITY_SPACE
+        assert reopened.result().budget()["evaluations"] is None  # the refusal wrote nothing
+    with pytest.raises(ValueError, match="is a file"):
+        tw.Study(root=tmp_path / "tunewise.db", space=SPACE)
+    with pytest.raises(StudyNotFoundError, match="space="):
+        tw.Study(root=tmp_path / "new")
 
 
 def test_hyperband_by_ask_and_tell_promotes_from_the_previous_directory(tmp_path: Path) -> None:

@@ -106,6 +106,8 @@ class Study:
         )
         if root is not None:
             self.root = Path(root).expanduser().resolve()
+            if self.root.exists() and not self.root.is_dir():
+                raise ValueError(f"root={str(root)!r} is a file; give a folder for the study")
             self.root.mkdir(parents=True, exist_ok=True)
             name = study or default_study_name(self.root)
         else:
@@ -154,6 +156,8 @@ class Study:
     ) -> tuple[StudyHandle, Optimizer]:
         """Store the study as ``tw.run`` does (or check it against the stored one)."""
         existing = self._store.open_study(name) if name in self._store.study_names() else None
+        if existing is not None and seed is not None and existing.seed != seed:
+            raise _seed_mismatch(name, existing.seed, seed)  # before anything is written
         if space is None:
             if existing is None:
                 raise StudyNotFoundError(f"no study {name!r} to open; give space= to create it")
@@ -188,11 +192,8 @@ class Study:
             ),
             settings=settings.to_stored(),
         )
-        if seed is not None and record.seed != seed:
-            raise StudyMismatchError(
-                f"study {name!r} was created with seed {record.seed}, not {seed}; open it with "
-                "the same seed (or none), or use a new root (or study name)"
-            )
+        if seed is not None and record.seed != seed:  # created by another process meanwhile
+            raise _seed_mismatch(name, record.seed, seed)
         handle = self._store.study(name)
         handle.refresh()
         return handle, chosen
@@ -460,6 +461,13 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, root='{self.root}', open_trials={sorted(self._open)})"
+
+
+def _seed_mismatch(name: str, stored: int, given: int) -> StudyMismatchError:
+    return StudyMismatchError(
+        f"study {name!r} was created with seed {stored}, not {given}; open it with the same "
+        "seed (or none), or use a new root (or study name)"
+    )
 
 
 def _evaluated_by_the_caller(config: dict[str, Any], trial: TrialContext) -> Any:
