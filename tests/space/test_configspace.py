@@ -188,3 +188,12 @@ def test_a_missing_configspace_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "ConfigSpace", None)
     with pytest.raises(ImportError, match=r"pip install 'tunewise\[configspace\]'"):
         SPACE.to_configspace()
+
+
+def test_the_docs_example_runs() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+    section = docs.read_text().split("## ConfigSpace", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, str(docs), "exec"), {})
