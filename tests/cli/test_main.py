@@ -7,12 +7,13 @@ import sys
 
 from tunewise.cli import parser
 
-COMMANDS = ["run", "status", "worker", "demo", "migrate", "bench", "analyze"]
+COMMANDS = ["run", "status", "worker", "demo", "migrate", "bench", "analyze", "plot", "dashboard"]
 
 
 def test_every_subcommand_is_there_in_order() -> None:
     lines = parser().format_help().splitlines()
-    listed = [line.split()[0] for line in lines if line.startswith("    ") and line.split()]
+    # a command's line is indented 4 spaces; a help text wrapped onto more lines, further
+    listed = [line.split()[0] for line in lines if line[:4] == "    " and line[4:5].strip()]
     assert listed == COMMANDS
 
 

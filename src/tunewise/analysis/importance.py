@@ -203,26 +203,21 @@ def leaf_boxes(
     """
     t = tree.tree_  # type: ignore[attr-defined]
     left, right = t.children_left, t.children_right
-    feature, threshold = t.feature, t.threshold
-    values = t.value.reshape(t.node_count, -1)[:, 0]
-    lowers, uppers, leaves = [], [], []
-    stack = [(0, np.zeros(d), np.ones(d))]
-    while stack:
-        node, lo, hi = stack.pop()
-        if left[node] == -1:
-            lowers.append(lo)
-            uppers.append(hi)
-            leaves.append(values[node])
-            continue
-        j, cut = feature[node], float(np.clip(threshold[node], 0.0, 1.0))
-        hi_left, lo_right = hi.copy(), lo.copy()
-        hi_left[j] = min(hi[j], cut)
-        lo_right[j] = max(lo[j], cut)
-        stack.append((left[node], lo, hi_left))
-        stack.append((right[node], lo_right, hi))
-    lower, upper = np.array(lowers), np.array(uppers)
-    upper = np.maximum(upper, lower)
-    return lower, upper, np.array(leaves, dtype=np.float64)
+    feature, cut = t.feature, np.clip(t.threshold, 0.0, 1.0)
+    lower, upper = np.zeros((t.node_count, d)), np.ones((t.node_count, d))
+    frontier = np.array([0])
+    while frontier.size:  # one depth level at a time: children inherit and narrow the box
+        inner = frontier[left[frontier] != -1]
+        j, a, b = feature[inner], left[inner], right[inner]
+        lower[a], upper[a] = lower[inner], upper[inner]
+        lower[b], upper[b] = lower[inner], upper[inner]
+        upper[a, j] = np.minimum(upper[inner, j], cut[inner])
+        lower[b, j] = np.maximum(lower[inner, j], cut[inner])
+        frontier = np.concatenate([a, b])
+    leaves = left == -1
+    low, high = lower[leaves], upper[leaves]
+    values = t.value.reshape(t.node_count, -1)[leaves, 0]
+    return low, np.maximum(high, low), np.asarray(values, dtype=np.float64)
 
 
 def tree_fractions(

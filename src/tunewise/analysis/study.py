@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from tunewise.trial import Trial, TrialStatus, fidelity_units, incumbent, trials_by_number
@@ -107,22 +108,17 @@ def incumbent_trace(trials: Sequence[Trial], space: Space) -> pd.DataFrame:
 
 def learning_curves(trials: Sequence[Trial]) -> pd.DataFrame:
     """Every reported ``(step, value)`` point of every trial (running ones too), long format."""
-    rows = [
-        {
-            "number": t.number,
-            "status": t.status.value,
-            "fidelity": _nan(t.fidelity),
-            "step": step,
-            "value": value,
-        }
-        for t in trials
-        for step, value in t.learning_curve
-    ]
-    frame = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
-    frame["number"] = frame["number"].astype("int64")
-    for column in ("fidelity", "step", "value"):
-        frame[column] = frame[column].astype("float64")
-    return frame
+    with_curves = [t for t in trials if t.learning_curve]
+    lengths = [len(t.learning_curve) for t in with_curves]
+    points = [point for t in with_curves for point in t.learning_curve]
+    columns = {
+        "number": np.repeat([t.number for t in with_curves], lengths).astype(np.int64),
+        "status": np.repeat([t.status.value for t in with_curves], lengths).astype(object),
+        "fidelity": np.repeat([_nan(t.fidelity) for t in with_curves], lengths).astype(float),
+        "step": np.array([p[0] for p in points], dtype=float),
+        "value": np.array([p[1] for p in points], dtype=float),
+    }
+    return pd.DataFrame(columns, columns=list(CURVE_COLUMNS))
 
 
 def _config_key(trial: Trial) -> str:

@@ -16,6 +16,7 @@ from tunewise.cli.analyze import add_analyze_parser
 from tunewise.cli.bench import add_bench_parser
 from tunewise.cli.dashboard import add_dashboard_parser
 from tunewise.cli.migrate import add_migrate_parser
+from tunewise.cli.plot import add_plot_parser
 from tunewise.cli.run import add_demo_parser, add_run_parser
 from tunewise.cli.status import add_status_parser
 from tunewise.cli.worker import add_worker_parser
@@ -61,5 +62,6 @@ def parser() -> argparse.ArgumentParser:
     add_migrate_parser(commands)
     add_bench_parser(commands)
     add_analyze_parser(commands)
+    add_plot_parser(commands)
     add_dashboard_parser(commands)
     return top
