@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib import image
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 
@@ -169,3 +170,17 @@ def test_figures_leave_pyplot_alone(result) -> None:
     plot.incumbent(result)
     plot.rungs(result)
     assert plt.get_fignums() == before and matplotlib.get_backend() == backend
+
+
+@pytest.mark.slow
+def test_the_docs_first_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "plots.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/plots.md", "exec"), namespace)
+    for name in ("incumbent", "incumbent_time", "curves", "parallel", "importance", "rungs"):
+        assert image.imread(tmp_path / f"{name}.png").ndim == 3
+    result = namespace["result"]
+    assert isinstance(result, tw.Result) and result.counts["succeeded"] == 40
+    result.close()

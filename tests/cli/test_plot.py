@@ -67,7 +67,7 @@ def test_plot_from_a_storage_url_needs_out(tmp_path, storage_url, capsys) -> Non
     name = unique_name("plot")
     hyperband(tmp_path / "work", 12, storage=storage_url, study=name)
     assert main(["plot", storage_url, "--study", name]) == 2
-    assert "--out DIR is required" in capsys.readouterr().err
+    assert "--out DIR is required unless ROOT_OR_URL is a root folder" in capsys.readouterr().err
     out = tmp_path / "figs"
     assert main(["plot", storage_url, "--study", name, "--out", str(out)]) == 0
     assert image.imread(out / "rungs.png").shape[2] in (3, 4)

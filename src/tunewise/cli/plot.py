@@ -30,7 +30,9 @@ def add_plot_parser(commands: Commands) -> None:
     )
     add_location(parser)
     parser.add_argument(
-        "--out", type=Path, help="folder for the files (default: ROOT/plots; required for a URL)"
+        "--out",
+        type=Path,
+        help="folder for the files (default: ROOT/plots; required for a URL or a file)",
     )
     parser.add_argument("--format", choices=FORMATS, default="png", help="file format (png)")
     parser.add_argument(
@@ -50,7 +52,7 @@ def plot_command(args: argparse.Namespace) -> int:
     out = args.out
     if out is None:
         if root is None:
-            raise ValueError("--out DIR is required when the study is given by a storage URL")
+            raise ValueError("--out DIR is required unless ROOT_OR_URL is a root folder")
         out = root / "plots"
     with load(root, storage=storage, study=args.study) as result:
         written = write_plots(
