@@ -217,3 +217,43 @@ def test_the_example_tunes_a_lightning_cnn_on_digits(tmp_path: Path) -> None:
     assert any(t.previous_trial is not None for t in trials)  # a promotion resumed
     runs = sorted(p.name for p in (tmp_path / "run" / "tensorboard").iterdir())
     assert runs == [f"trial_{n:05d}" for n in range(12)]
+
+
+def test_the_pytorch_lightning_package_gets_the_same_callback(tmp_path: Path) -> None:
+    old = pytest.importorskip("pytorch_lightning")
+    from tunewise.integrations import pytorch_lightning as integration
+
+    class Linear(old.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch: Any, index: int) -> torch.Tensor:
+            return torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+
+        def validation_step(self, batch: Any, index: int) -> None:
+            self.log("val_loss", torch.nn.functional.mse_loss(self.net(batch[0]), batch[1]))
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    def train(config: dict[str, Any], trial: tw.TrialContext) -> dict[str, Any]:
+        callback = integration.TunewiseCallback(trial)
+        trainer = old.Trainer(
+            max_epochs=config["epochs"],
+            callbacks=[callback],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(Linear(), *loaders(), ckpt_path=callback.ckpt_path)
+        return callback.result()
+
+    space = tw.Space(x=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 3))
+    result = tw.run(train, space, root=tmp_path, optimizer="hyperband", budget=4, seed=0)
+    trials = result.trial_list
+    assert all(t.status is tw.TrialStatus.SUCCEEDED for t in trials), trials[0].error
+    promoted = [t for t in trials if t.previous_trial is not None]
+    assert promoted and all(t.learning_curve[0][0] == 2.0 for t in promoted)
+    assert all([s for s, _ in t.learning_curve] == [1.0] for t in trials if t.fidelity == 1)
