@@ -110,16 +110,16 @@ class Heartbeat:
     def _beat(self) -> None:
         with self._lock:
             number, curve, tracked = self._trial, self._curve, self._tracked
-            news = None if curve is None or curve == self._sent else list(curve)
+            new_points = None if curve is None or curve == self._sent else list(curve)
         if number is None:
             return
         # Only new points travel: a beat with a curve is a change readers refresh for.
-        alive = self._study.heartbeat(number, worker=self._worker, learning_curve=news)
+        alive = self._study.heartbeat(number, worker=self._worker, learning_curve=new_points)
         if alive:
-            if news is not None:
+            if new_points is not None:
                 with self._lock:
                     if self._tracked == tracked:
-                        self._sent = news
+                        self._sent = new_points
             return
         with self._lock:
             news = self._trial == number and self._tracked == tracked and not self._recording
