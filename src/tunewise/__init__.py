@@ -8,7 +8,7 @@ study = tw.Study(root="runs/mine", space=space)  # or ask-and-tell, in your own 
 trial = study.ask(); study.tell(trial, train(trial.config))
 """
 
-from tunewise import nas
+from tunewise import nas, plot
 from tunewise.nas import Grammar
 from tunewise.runtime import Budget, Result, TrialContext, TrialFailed, load, run
 from tunewise.runtime.ask_tell import Study
@@ -50,5 +50,6 @@ __all__ = [
     "__version__",
     "load",
     "nas",
+    "plot",
     "run",
 ]

@@ -8,6 +8,9 @@ value, or ``fig.savefig("incumbent.pdf")``). The drawing lives in
 >>> import tunewise as tw
 >>> result = tw.load("runs/mlp")  # doctest: +SKIP
 >>> tw.plot.incumbent(result, x="elapsed").savefig("incumbent.png")  # doctest: +SKIP
+
+``import tunewise`` imports this module but neither pandas nor matplotlib: each function imports
+them when it is called.
 """
 
 from __future__ import annotations
@@ -15,11 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from tunewise.analysis import study_plots
-
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.figure import Figure
 
     from tunewise.runtime.result import Result
@@ -37,6 +37,8 @@ __all__ = [
 def incumbent(result: Result, *, x: str = "budget", log_y: bool = False) -> Figure:
     """The incumbent over ``x`` = ``"budget"`` (full-fidelity evaluations) or ``"elapsed"``
     (seconds since the study started), with every finished trial as a point."""
+    from tunewise.analysis import study_plots
+
     return study_plots.incumbent_figure(result.trial_list, result.space, x=x, log_y=log_y)
 
 
@@ -44,6 +46,8 @@ def learning_curves(
     result: Result, *, numbers: Sequence[int] | None = None, log_y: bool = False
 ) -> Figure:
     """The curves trials reported with ``trial.report(step, value)``; ``numbers``: which trials."""
+    from tunewise.analysis import study_plots
+
     return study_plots.learning_curves_figure(
         result.trial_list, result.space, numbers=numbers, log_y=log_y
     )
@@ -51,6 +55,8 @@ def learning_curves(
 
 def parallel_coordinates(result: Result) -> Figure:
     """Succeeded trials across one axis per parameter, coloured by objective."""
+    from tunewise.analysis import study_plots
+
     return study_plots.parallel_coordinates_figure(result.trial_list, result.space)
 
 
@@ -63,6 +69,8 @@ def importance(
 ) -> Figure:
     """Parameter importance by ``method`` = ``"ped_anova"`` or ``"fanova"``; raises
     ``ValueError`` when fewer than ``min_trials`` trials succeeded."""
+    from tunewise.analysis import study_plots
+
     return study_plots.importance_figure(
         result.trial_list, result.space, method=method, min_trials=min_trials, rng=rng
     )
@@ -70,12 +78,16 @@ def importance(
 
 def rungs(result: Result) -> Figure:
     """Trials per fidelity, promoted or not, coloured by where they were sampled from."""
+    from tunewise.analysis import study_plots
+
     return study_plots.rungs_figure(result.trial_list, result.space)
 
 
 def compare(results: Sequence[Result], *, x: str = "budget", log_y: bool = False) -> Figure:
     """The incumbent traces of several studies on one axes, labelled by study name (names that
     repeat get their position appended)."""
+    from tunewise.analysis import study_plots
+
     names = [r.study for r in results]
     labels = [
         name if names.count(name) == 1 else f"{name} ({i + 1})" for i, name in enumerate(names)

@@ -184,3 +184,15 @@ def test_the_docs_first_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result = namespace["result"]
     assert isinstance(result, tw.Result) and result.counts["succeeded"] == 40
     result.close()
+
+
+def test_tw_plot_is_there_without_loading_pandas_or_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tunewise as tw; assert callable(tw.plot.incumbent); "
+        "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
