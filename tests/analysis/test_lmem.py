@@ -177,3 +177,13 @@ def test_bad_inputs_for_models() -> None:
         lmem.compare_algorithms(several)
     with pytest.raises(ValueError, match="'nope' is not a numeric column"):
         frame(value="nope")
+
+
+def test_missing_level_combinations_are_named_with_the_way_out() -> None:
+    table = make_table({"A": 0.0, "B": 0.0}, budgets=(1, 2, 3), n_benchmarks=4, n_seeds=3)
+    table = table[~((table["algorithm"] == "B") & (table["budget"] == 1))]  # B starts later
+    f = lmem.model_frame(load_table(table), budgets=[1, 2, 3])
+    with pytest.raises(ValueError, match="algorithm:budget") as caught:
+        lmem.fidelity_check(f)
+    text = str(caught.value)
+    assert "(algorithm=B, budget=1" in text and "--budgets" in text

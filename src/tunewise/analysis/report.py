@@ -75,7 +75,7 @@ def analyze(
     if lmem_tests:
         require_benchmarks(table)
     grid = budget_grid(table)
-    analysed = _analysed_budgets(grid, budgets)
+    analysed = _analysed_budgets(grid, budgets, table)
     primary = analysed[-1]
     bounds = regret_bounds(table)
     traces = with_derived(incumbent_traces(table, np.union1d(grid, analysed)), bounds)
@@ -140,10 +140,23 @@ def analyze(
     return report
 
 
-def _analysed_budgets(grid: np.ndarray, budgets: Sequence[float] | None) -> list[float]:
+def _analysed_budgets(
+    grid: np.ndarray, budgets: Sequence[float] | None, table: pd.DataFrame
+) -> list[float]:
+    """The budgets to test at: four spread over the part of the grid where every run has an
+    incumbent (a full-fidelity-only optimizer has none before its first full evaluation, while a
+    multi-fidelity one does: a model cannot compare them where one has no rows), or the given
+    ones, checked to lie there."""
+    first = table.groupby("run")["budget"].min()
+    start = float(first.max())
+    common = grid[grid >= start]
     if budgets is None:
-        picks = np.unique(np.round(np.linspace(0, len(grid) - 1, min(4, len(grid)))).astype(int))
-        return [float(grid[i]) for i in picks]
+        if len(common) == 0:  # pragma: no cover - the grid always reaches the largest budget
+            common = grid[-1:]
+        picks = np.unique(
+            np.round(np.linspace(0, len(common) - 1, min(4, len(common)))).astype(int)
+        )
+        return [float(common[i]) for i in picks]
     chosen = sorted({float(b) for b in budgets})
     if not chosen:
         raise ValueError("budgets is empty")
@@ -151,6 +164,16 @@ def _analysed_budgets(grid: np.ndarray, budgets: Sequence[float] | None) -> list
     outside = [b for b in chosen if b < low or b > high]
     if outside:
         raise ValueError(f"budget(s) {outside} outside the recorded range [{low:g}, {high:g}]")
+    early = [b for b in chosen if b < start]
+    if early:
+        late = first[first > early[0]]
+        algorithms = sorted(table.loc[table["run"].isin(late.index), "algorithm"].unique())
+        raise ValueError(
+            f"budget(s) {', '.join(f'{b:g}' for b in early)}: some runs have no result yet "
+            f"(algorithm(s) {', '.join(algorithms)} start later), so the algorithms cannot be "
+            f"compared there; test at budgets >= {start:g} (e.g. --budgets {start:g} "
+            f"{high:g}), or leave --budgets out to pick them"
+        )
     return chosen
 
 

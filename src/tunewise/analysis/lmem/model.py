@@ -459,9 +459,18 @@ def _check_cells(frame: pd.DataFrame, terms: Terms) -> None:
         seen = frame.groupby(list(term)).size()
         expected = np.prod([frame[n].nunique() for n in term])
         if len(seen) < expected:
+            every = pd.MultiIndex.from_product([sorted(frame[n].unique()) for n in term])
+            missing = [m for m in every if m not in seen.index]
+            shown = ", ".join(
+                "(" + ", ".join(f"{n}={v}" for n, v in zip(term, m, strict=True)) + ")"
+                for m in missing[:5]
+            )
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise ValueError(
-                f"cannot estimate {':'.join(term)}: some level combinations have no rows "
-                f"({len(seen)} of {expected} present)"
+                f"cannot estimate {':'.join(term)}: {len(missing)} of {expected} level "
+                f"combinations have no rows: {shown}{more}. Leave those out of the table, or "
+                "(for budgets where some algorithm has no result yet) choose budgets at which "
+                "every algorithm has one (tunewise analyze --budgets ...)"
             )
 
 
