@@ -307,12 +307,12 @@ def rungs_figure(trials: Sequence[Trial], space: Space) -> Figure:
         _note(ax, "no trials yet")
         return fig
     table = table.assign(
-        source=table["sampled_from"].fillna("unknown").astype(str),
+        source=table["sampled_from"].fillna("not recorded").astype(str),
         promoted=table["promoted_to"].notna(),
     )
     fidelities = sorted(table["fidelity"].dropna().unique().tolist())
     has_none = bool(table["fidelity"].isna().any())
-    labels = [f"{f:g}" for f in fidelities] + (["none"] if has_none else [])
+    labels = [f"{f:g}" for f in fidelities] + (["all trials"] if has_none else [])
     keys = [*fidelities, math.nan] if has_none else fidelities
     sources = sorted(table["source"].unique())
     colors = algorithm_colors(sources)
@@ -347,10 +347,13 @@ def rungs_figure(trials: Sequence[Trial], space: Space) -> Figure:
     rgba = {s: cast("tuple[float, float, float, float]", colors[s]) for s in sources}
     handles = [Patch(facecolor=rgba[s], label=s) for s in sources]
     handles.append(Patch(facecolor="white", edgecolor="0.3", hatch="//", label="promoted"))
-    ax.legend(handles=handles, frameon=False, fontsize=8, title="sampled from")
+    ax.legend(
+        handles=handles, fontsize=8, title="sampled from", title_fontsize=8, loc="upper right"
+    )
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.3)  # room for the legend above the bars
     ax.set_xticks(range(len(keys)), labels)
-    name = space.fidelity_name or "fidelity"
-    ax.set_xlabel(f"{name} (fidelity)")
+    name = space.fidelity_name
+    ax.set_xlabel(f"{name} (fidelity)" if name else "the space has no fidelity")
     ax.set_ylabel("trials (crashed not counted)")
     ax.set_title("Trials per fidelity: where they came from, which were promoted", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
