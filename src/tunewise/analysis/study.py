@@ -72,9 +72,10 @@ def incumbent_trace(trials: Sequence[Trial], space: Space) -> pd.DataFrame:
 
     ``elapsed``: seconds from the study's start (:func:`study_start`) to the trial's finish;
     ``budget``: cumulative full-fidelity units (:func:`tunewise.trial.fidelity_units`, a
-    continuation counting only what it adds); ``best``/``best_number``/``best_fidelity``: the
-    incumbent by :func:`tunewise.trial.incumbent` (lowest objective at the highest fidelity
-    reached so far), NaN (``best_number``: ``<NA>``) before the first success.
+    continuation counting only what it adds; crashed trials, which are run again, not counted);
+    ``best``/``best_number``/``best_fidelity``: the incumbent by
+    :func:`tunewise.trial.incumbent` (lowest objective at the highest fidelity reached so far),
+    NaN (``best_number``: ``<NA>``) before the first success.
     """
     by_number = trials_by_number(trials)
     start = study_start(trials)
