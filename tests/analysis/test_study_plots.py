@@ -190,6 +190,7 @@ def test_the_docs_first_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result.close()
 
 
+@pytest.mark.slow  # a fresh interpreter imports tunewise (about 3 s)
 def test_tw_plot_is_there_without_loading_pandas_or_matplotlib() -> None:
     import subprocess
     import sys
