@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 import tunewise as tw
 from tunewise.integrations import tensorboard as tb
@@ -82,19 +82,39 @@ def test_each_trial_is_a_run_whose_scalars_equal_its_curve(
         assert ("momentum" in hparams) == (trial.config["optimizer"] == "sgd")
 
 
-def test_the_experiment_names_the_metrics_and_the_categorical_domains(
+def test_every_run_describes_the_whole_space_and_its_end_status(
     result: tw.Result, tmp_path: Path
 ) -> None:
-    trial = result.trial_list[0]
-    events = _read(tb.write_trial(tmp_path, trial, SPACE))
-    content = events.PluginTagToContent("hparams")["_hparams_/experiment"]
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
-    metrics = {m.name.tag for m in experiment.metric_infos}
-    assert metrics == {tb.OBJECTIVE_TAG, tb.COST_TAG}
-    domains = {
-        h.name: [v.string_value for v in h.domain_discrete.values] for h in experiment.hparam_infos
-    }
-    assert domains["optimizer"] == ["adam", "sgd"]
+    """TensorBoard reads the experiment from one run: each must name every parameter, also
+    those inactive in its own trial, or the HParams table would lose their column."""
+    adam = [t for t in result.trial_list if t.config["optimizer"] == "adam" and t.finished]
+    failed = [t for t in result.trial_list if t.status is tw.TrialStatus.FAILED]
+    assert adam and failed
+    for trial in [adam[0], failed[0]]:
+        events = _read(tb.write_trial(tmp_path, trial, SPACE))
+        content = events.PluginTagToContent("hparams")
+        experiment = plugin_data_pb2.HParamsPluginData.FromString(
+            content["_hparams_/experiment"]
+        ).experiment
+        infos = {h.name: h for h in experiment.hparam_infos}
+        assert set(infos) == {"lr", "optimizer", "momentum", "epochs", "status"}
+        assert [v.string_value for v in infos["optimizer"].domain_discrete.values] == [
+            "adam",
+            "sgd",
+        ]
+        assert (infos["lr"].domain_interval.min_value, infos["lr"].domain_interval.max_value) == (
+            pytest.approx(1e-4),
+            pytest.approx(0.1),
+        )
+        assert {m.name.tag for m in experiment.metric_infos} == {tb.OBJECTIVE_TAG, tb.COST_TAG}
+        end = plugin_data_pb2.HParamsPluginData.FromString(
+            content["_hparams_/session_end_info"]
+        ).session_end_info
+        assert end.status == (
+            api_pb2.STATUS_SUCCESS
+            if trial.status is tw.TrialStatus.SUCCEEDED
+            else api_pb2.STATUS_FAILURE
+        )
 
 
 def test_writing_a_trial_again_leaves_one_set_of_events(result: tw.Result, tmp_path: Path) -> None:

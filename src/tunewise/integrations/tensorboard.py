@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunewise.space import Categorical, Space
+from tunewise.space import Categorical, Constant, Fidelity, Float, Integer, Parameter, Space
 from tunewise.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -99,29 +99,99 @@ def _results(trial: Trial) -> dict[str, float]:
 
 
 def _write_hparams(writer: SummaryWriter, trial: Trial, space: Space) -> None:
-    from torch.utils.tensorboard.summary import hparams
+    """The experiment (every parameter of the space, so that whichever run TensorBoard reads it
+    from, no column is missing), this trial's values and its end status."""
+    from google.protobuf import struct_pb2  # type: ignore[import-untyped]
+    from tensorboard.plugins.hparams import (  # type: ignore[import-untyped]
+        api_pb2,
+        plugin_data_pb2,
+    )
 
     values: dict[str, Any] = {
         name: value
         for name, value in trial.config.items()
         if isinstance(value, str | bool | int | float)
     }
-    discrete: dict[str, list[Any]] = {
-        name: list(param.choices)
-        for name, param in space.searchable.items()
-        if isinstance(param, Categorical)
-        and name in values
-        # TensorBoard wants one type per domain (all str, all numbers or all bools)
-        and len({type(c) for c in param.choices} | {type(values[name])}) == 1
-    }
     if space.fidelity_name is not None and trial.fidelity is not None:
         values[space.fidelity_name] = trial.fidelity
     values["status"] = str(trial.status)
-    discrete["status"] = [str(s) for s in TrialStatus]
-    metrics = {OBJECTIVE_TAG: 0.0, COST_TAG: 0.0}  # names only: the values are the scalars
-    experiment, start, end = hparams(  # type: ignore[no-untyped-call]
-        values, metrics, hparam_domain_discrete=discrete
+    infos = [_hparam_info(api_pb2, name, param) for name, param in space.parameters.items()]
+    statuses = [str(s) for s in TrialStatus]
+    infos.append(_discrete(api_pb2, "status", statuses))
+    metrics = [
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag)
+        for tag in (OBJECTIVE_TAG, COST_TAG)
+    ]
+    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics)
+    start = plugin_data_pb2.SessionStartInfo(
+        hparams={name: _struct_value(struct_pb2, v) for name, v in values.items()},
+        start_time_secs=trial.started_at or 0.0,
+    )
+    succeeded = trial.status is TrialStatus.SUCCEEDED
+    end = plugin_data_pb2.SessionEndInfo(
+        status=api_pb2.STATUS_SUCCESS if succeeded else api_pb2.STATUS_FAILURE,
+        end_time_secs=trial.finished_at or 0.0,
     )
     file_writer = writer._get_file_writer()  # type: ignore[no-untyped-call]
-    for summary in (experiment, start, end):
-        file_writer.add_summary(summary)
+    for tag, data in (
+        (EXPERIMENT, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
+        (SESSION_START, plugin_data_pb2.HParamsPluginData(session_start_info=start)),
+        (SESSION_END, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
+    ):
+        file_writer.add_summary(_summary(tag, data))
+
+
+EXPERIMENT = "_hparams_/experiment"
+SESSION_START = "_hparams_/session_start_info"
+SESSION_END = "_hparams_/session_end_info"
+
+
+def _hparam_info(api_pb2: Any, name: str, param: Parameter) -> Any:
+    if isinstance(param, Float | Integer | Fidelity):
+        return api_pb2.HParamInfo(
+            name=name,
+            type=api_pb2.DATA_TYPE_FLOAT64,
+            domain_interval=api_pb2.Interval(min_value=param.lower, max_value=param.upper),
+        )
+    if isinstance(param, Categorical):
+        return _discrete(api_pb2, name, list(param.choices))
+    if isinstance(param, Constant):
+        return _discrete(api_pb2, name, [] if param.value is None else [param.value])
+    return api_pb2.HParamInfo(name=name, type=api_pb2.DATA_TYPE_STRING)  # an architecture
+
+
+def _discrete(api_pb2: Any, name: str, choices: list[Any]) -> Any:
+    """A discrete domain, when the choices share one TensorBoard type (else the type alone)."""
+    from google.protobuf import struct_pb2
+
+    kinds = {_data_type(api_pb2, c) for c in choices}
+    if len(kinds) != 1:
+        return api_pb2.HParamInfo(name=name)
+    domain = struct_pb2.ListValue(values=[_struct_value(struct_pb2, c) for c in choices])
+    return api_pb2.HParamInfo(name=name, type=kinds.pop(), domain_discrete=domain)
+
+
+def _data_type(api_pb2: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return api_pb2.DATA_TYPE_BOOL
+    if isinstance(value, int | float):
+        return api_pb2.DATA_TYPE_FLOAT64
+    return api_pb2.DATA_TYPE_STRING
+
+
+def _struct_value(struct_pb2: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return struct_pb2.Value(bool_value=value)
+    if isinstance(value, int | float):
+        return struct_pb2.Value(number_value=float(value))
+    return struct_pb2.Value(string_value=str(value))
+
+
+def _summary(tag: str, data: Any) -> Any:
+    from tensorboard.compat.proto.summary_pb2 import (  # type: ignore[import-untyped]
+        Summary,
+        SummaryMetadata,
+    )
+
+    plugin = SummaryMetadata.PluginData(plugin_name="hparams", content=data.SerializeToString())
+    return Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
