@@ -1,18 +1,25 @@
 """Extra numbers for benchmarks/lmem_case_study.md (beyond `tunewise analyze`'s report).
 
-Run from the repository root: ``python benchmarks/analysis_priorband.py``. Needs the PriorBand data
-at ``../shared/data/priorband_runs/priorband_data.parquet`` (relative to the repository).
+Run from the repository root: ``python benchmarks/analysis_priorband.py``. Needs the PriorBand
+paper's results as analysed by the LMEM paper: ``datasets/priorband_data.parquet`` of the
+significance-analysis package (https://github.com/automl/lmem-significance), named by the
+``TUNEWISE_PRIORBAND_DATA`` environment variable (in this project's development checkout it
+defaults to ``../shared/data/priorband_runs/priorband_data.parquet``).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from tunewise.analysis import lmem
 from tunewise.analysis.table import load_table
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/priorband_runs/priorband_data.parquet"
+DATA = Path(
+    os.environ.get("TUNEWISE_PRIORBAND_DATA")
+    or Path(__file__).resolve().parents[2] / "shared/data/priorband_runs/priorband_data.parquet"
+)
 
 
 def main() -> None:

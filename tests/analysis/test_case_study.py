@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,19 @@ from tests.requirements import unavailable
 from tunewise.analysis import lmem
 from tunewise.analysis.table import load_table
 
-DATA = Path(__file__).resolve().parents[3] / "shared/data/priorband_runs/priorband_data.parquet"
+DATA = Path(
+    os.environ.get("TUNEWISE_PRIORBAND_DATA")  # the development checkout falls back to ../shared
+    or Path(__file__).resolve().parents[3] / "shared/data/priorband_runs/priorband_data.parquet"
+)
 
 
 @pytest.fixture(scope="module")
 def final_budget() -> lmem.InteractionTest:
     if not DATA.exists():
-        unavailable(f"PriorBand data not found at {DATA}")
+        unavailable(
+            f"PriorBand data not found at {DATA}; set TUNEWISE_PRIORBAND_DATA to "
+            "datasets/priorband_data.parquet of https://github.com/automl/lmem-significance"
+        )
     frame = lmem.model_frame(load_table(DATA), budgets=[24.0])
     return lmem.interaction_test(frame, "prior")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import tunewise as tw
@@ -163,3 +165,28 @@ def test_run_of_failing_trials_stops_and_exits_non_zero(tmp_path, space_file, ca
     code = main([*argv, "--root", str(tmp_path / "b"), "--max-consecutive-failures", "0"])
     assert code == 1 and "no trial succeeded" in capsys.readouterr().err
     assert tw.load(tmp_path / "b").counts["failed"] == 30
+
+
+@pytest.mark.slow
+def test_the_demos_hint_works_outside_the_venv(tmp_path) -> None:
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "tunewise"
+    outside = {**os.environ, "PATH": "/usr/bin:/bin"}  # the venv is not activated
+    assert shutil.which("tunewise", path=outside["PATH"]) is None
+    done = subprocess.run(
+        [str(script), "demo", "--budget", "2", "--workers", "1", "--root", "demo"],
+        cwd=tmp_path, env=outside, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hint = done.stdout.strip().splitlines()[-1]
+    assert hint.startswith("see all trials with: ")
+    status = subprocess.run(
+        hint.removeprefix("see all trials with: "),
+        shell=True, cwd=tmp_path, env=outside, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert "succeeded" in status.stdout

@@ -30,3 +30,16 @@ def test_bad_paths_say_what_is_wrong(tmp_path) -> None:
         load_callable(f"{tmp_path / 'missing.py'}:evaluate")
     with pytest.raises(ValueError, match="has no attribute"):
         load_callable("json:nope")
+
+
+def test_a_relative_path_without_py_names_both_forms(tmp_path, monkeypatch) -> None:
+    (tmp_path / "train.py").write_text("def evaluate(config, trial):\n    return 0.0\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with pytest.raises(ValueError, match=r"script\.py:function") as caught:
+        load_callable("../train:evaluate")
+    assert "package.module:function" in str(caught.value)
+    assert "did you mean ../train.py:evaluate" in str(caught.value)
+    assert load_callable("../train.py:evaluate")({}, None) == 0.0
+    with pytest.raises(ValueError, match=r"script\.py:function"):
+        load_callable("no_such_module_here:evaluate")

@@ -325,3 +325,11 @@ def test_a_closed_result_reconnects_to_read(tmp_path, storage_url) -> None:
     ) as result:
         assert len(result.trials) == 3
     assert result.refresh().counts["succeeded"] == 3  # after close(): a fresh connection
+
+
+def test_a_root_that_is_a_file_is_a_clear_error(tmp_path) -> None:
+    path = tmp_path / "results.txt"
+    path.write_text("not a folder")
+    with pytest.raises(ValueError, match="is a file, not a folder") as caught:
+        tw.run(objectives.quadratic, SPACE, root=path, budget=1, progress=False)
+    assert str(path) in str(caught.value)

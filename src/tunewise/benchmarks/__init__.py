@@ -1,4 +1,4 @@
-"""Benchmark problems with known optima and priors of known quality (DESIGN.md §7).
+"""Benchmark problems with known optima and priors of known quality (see benchmarks/README.md).
 
 >>> from tunewise.benchmarks import get_benchmark
 >>> bench = get_benchmark("branin-high")

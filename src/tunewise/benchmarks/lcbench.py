@@ -27,7 +27,10 @@ onnxruntime. Facts about the model (inputs, outputs, encodings) are in the data 
   prior configs, computed once per process and task (about 1 s).
 
 The data folder is found from the ``data_dir`` argument, else the ``TUNEWISE_LCBENCH_DIR``
-environment variable, else ``<repo>/../shared/data/lcbench``. One onnxruntime session per process
+environment variable (users: the ``lcbench`` folder of YAHPO Gym's surrogate data,
+https://github.com/slds-lmu/yahpo_data, with the ``lcbench-*.yaml`` priors of mf-prior-bench,
+https://github.com/automl/mf-prior-bench, in ``priors/``), else, for this project's development
+checkout only, ``<repo>/../shared/data/lcbench``. One onnxruntime session per process
 and folder, created lazily, single-threaded (the benchmark runner parallelizes over processes).
 """
 
@@ -86,7 +89,8 @@ OPTIMUM_SAMPLES = 20_000
 
 
 def default_data_dir() -> Path:
-    """``<repo>/../shared/data/lcbench``, the project's shared data folder."""
+    """``<repo>/../shared/data/lcbench``: the development fallback (a user's clone has no such
+    folder; users set ``TUNEWISE_LCBENCH_DIR``)."""
     return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "lcbench"
 
 
@@ -105,7 +109,9 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
         raise FileNotFoundError(
             f"LCBench surrogate data not found: no model.onnx in {path} (from {source}); pass "
             f"data_dir=... or set {ENV_VAR} to a folder with model.onnx, config_space.json, "
-            "encoding.json and priors/ (the YAHPO Gym 'lcbench' scenario)"
+            "encoding.json and priors/: the 'lcbench' folder of YAHPO Gym's surrogate data "
+            "(https://github.com/slds-lmu/yahpo_data), priors/ holding mf-prior-bench's "
+            "lcbench-*.yaml files (https://github.com/automl/mf-prior-bench, src/priors/)"
         )
     return path.resolve()
 

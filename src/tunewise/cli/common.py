@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,22 @@ def open_result(location: str, study: str | None) -> Result:
 
     root, storage = locate(location)
     return load(root, storage=storage, study=study)
+
+
+def tunewise_command() -> str:
+    """How to run ``tunewise`` again from this shell: ``tunewise`` when that is this command on
+    PATH, else the script's own path (``.venv/bin/tunewise`` outside the venv), else
+    ``python -m tunewise`` with this interpreter."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("tunewise")
+    if script is not None and script.name == "tunewise" and script.is_file():
+        if on_path is not None and Path(on_path).resolve() == script.resolve():
+            return "tunewise"
+        shown = os.path.relpath(script) if not script.is_absolute() else str(script)
+        return shlex.quote(shown if "/" in shown else f"./{shown}")
+    if on_path is not None and Path(on_path).parent == Path(sys.executable).parent:
+        return "tunewise"
+    return f"{shlex.quote(sys.executable)} -m tunewise"
 
 
 def print_best(result: Result) -> Trial | None:

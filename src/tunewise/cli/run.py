@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import yaml
 
 import tunewise as tw
-from tunewise.cli.common import Commands, print_best
+from tunewise.cli.common import Commands, print_best, tunewise_command
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES
 from tunewise.runtime.loading import load_callable
@@ -27,7 +28,7 @@ def add_run_parser(commands: Commands) -> None:
 
 
 def add_demo_parser(commands: Commands) -> None:
-    demo = commands.add_parser("demo", help="tune a PyTorch MLP on the digits data (~1 minute)")
+    demo = commands.add_parser("demo", help="tune a PyTorch MLP on the digits data (~45 s)")
     demo.add_argument("--root", type=Path, default=Path("tunewise-demo"))
     demo.add_argument("--workers", type=int, default=2)
     demo.add_argument(
@@ -222,5 +223,5 @@ def demo_command(args: argparse.Namespace) -> int:
         accuracy = best.info.get("val_accuracy")
         if accuracy is not None:
             print(f"validation accuracy of the best configuration: {accuracy:.4f}")
-    print(f"see all trials with: tunewise status {args.root}")
+    print(f"see all trials with: {tunewise_command()} status {shlex.quote(str(args.root))}")
     return 0

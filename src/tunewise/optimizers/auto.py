@@ -9,7 +9,7 @@ from tunewise.space import Space
 
 def choose(space: Space) -> Optimizer:
     """Priors and a fidelity -> ``priorband``; a fidelity alone -> ``hyperband``; priors alone ->
-    ``pibo``; neither -> ``bayesian_optimization`` (DESIGN.md §4). With an architecture
+    ``pibo``; neither -> ``bayesian_optimization``. With an architecture
     parameter the model-based ones cannot be used yet: ``regularized_evolution`` replaces them
     (the bracket optimizers take architectures as they are)."""
     if space.architectures and space.fidelity is None:

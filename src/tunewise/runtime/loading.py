@@ -43,12 +43,22 @@ def script_path(function: Any) -> str | None:
     return f"{os.path.abspath(file)}:{qualname}"
 
 
+FORMS = (
+    "give the objective as package.module:function (importable from the current folder or "
+    "PYTHONPATH) or as /path/to/script.py:function"
+)
+
+
 def load_callable(path: str) -> Evaluate:
     """Import ``module:function`` (the current folder is importable, as with ``python -m``), or
     load ``path/to/script.py:function`` from that file."""
     module_name, sep, attribute = path.rpartition(":")
     if not sep or not module_name or not attribute:
-        raise ValueError(f"expected MODULE:FUNCTION, got {path!r}")
+        raise ValueError(f"expected MODULE:FUNCTION, got {path!r}; {FORMS}")
+    if not module_name.endswith(".py") and ("/" in module_name or module_name.startswith(".")):
+        script = f"{module_name}.py"
+        hint = f" (did you mean {script}:{attribute}?)" if os.path.isfile(script) else ""
+        raise ValueError(f"{module_name!r} is neither a module name nor a .py file{hint}; {FORMS}")
     if "" not in sys.path:
         sys.path.insert(0, "")
     try:
@@ -58,7 +68,7 @@ def load_callable(path: str) -> Evaluate:
             else importlib.import_module(module_name)
         )
     except (ImportError, OSError) as exc:
-        raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
+        raise ValueError(f"cannot import module {module_name!r}: {exc}; {FORMS}") from exc
     for part in attribute.split("."):
         try:
             target = getattr(target, part)

@@ -134,6 +134,12 @@ def run(
     elif executor == "local" and workers > 1:
         check_picklable(evaluate)
     root_path = Path(root).expanduser().resolve()
+    if root_path.exists() and not root_path.is_dir():
+        raise ValueError(
+            f"root {str(root_path)!r} is a file, not a folder: root is the folder for the "
+            "study's results (tunewise.db) and trial folders; name a folder (new or existing), "
+            "and give a store file or URL as storage=..."
+        )
     root_path.mkdir(parents=True, exist_ok=True)
     name = study or default_study_name(root_path)
 
