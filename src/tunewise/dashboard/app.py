@@ -85,6 +85,17 @@ def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = No
             payload = {"epoch": view.epoch, **payload}
         return JSONResponse(payload)
 
+    rendered: dict[str, tuple[Any, bytes]] = {}
+
+    def json_once(key: str, payload: dict[str, Any]) -> Response:
+        """``payload`` as JSON, encoded once while the view hands out the same (cached) object:
+        a 10,000-trial figure costs more to encode than to look up."""
+        found = rendered.get(key)
+        if found is None or found[0] is not payload:
+            found = (payload, bytes(json(payload).body))
+            rendered[key] = found
+        return Response(found[1], media_type="application/json")
+
     # -- pages ----------------------------------------------------------------------------------
 
     def home(_request: Request) -> Response:
@@ -133,8 +144,10 @@ def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = No
     def api_studies(_request: Request) -> Response:
         return json({"where": view.where, "studies": view.studies()})
 
-    def api_part(read: Callable[[StudyView], Any]) -> Callable[[Request], Response]:
-        return with_study(lambda _request, found: json(read(found)), api=True)
+    def api_part(part: str, read: Callable[[StudyView], Any]) -> Callable[[Request], Response]:
+        return with_study(
+            lambda _request, found: json_once(f"{found.name}\0{part}", read(found)), api=True
+        )
 
     def api_changes(request: Request, found: StudyView) -> Response:
         try:
@@ -188,11 +201,19 @@ def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = No
         Route("/study/{name}/export.parquet", with_study(export_parquet, api=False), methods=get),
         Route("/api/studies", api_studies, methods=get),
         Route("/api/compare", api_compare, methods=get),
-        Route("/api/study/{name}/summary", api_part(StudyView.summary), methods=get),
-        Route("/api/study/{name}/figures", api_part(StudyView.figures), methods=get),
-        Route("/api/study/{name}/importance", api_part(StudyView.importance), methods=get),
-        Route("/api/study/{name}/trials", api_part(StudyView.table), methods=get),
-        Route("/api/study/{name}/curves", api_part(lambda s: s.curves()), methods=get),
+        Route(
+            "/api/study/{name}/summary",
+            with_study(lambda _request, found: json(found.summary()), api=True),
+            methods=get,
+        ),
+        Route("/api/study/{name}/figures", api_part("figures", StudyView.figures), methods=get),
+        Route(
+            "/api/study/{name}/importance",
+            api_part("importance", StudyView.importance),
+            methods=get,
+        ),
+        Route("/api/study/{name}/trials", api_part("trials", StudyView.table), methods=get),
+        Route("/api/study/{name}/curves", api_part("curves", StudyView.curves), methods=get),
         Route("/api/study/{name}/changes", with_study(api_changes, api=True), methods=get),
         Route("/api/study/{name}/trial/{number:int}", with_study(api_trial, api=True), methods=get),
         Route("/static/plotly.min.js", plotly, methods=get),

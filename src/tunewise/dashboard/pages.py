@@ -35,6 +35,7 @@ def _layout(*, title: str, where: str, body: str, data: dict[str, Any]) -> str:
 <head>
 <meta charset="utf-8">
 <title>{escape(title)} · tunewise</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/dashboard.css">
 <script src="/static/plotly.min.js"></script>
 <script src="/static/dashboard.js" defer></script>
@@ -66,7 +67,8 @@ def studies_page(*, where: str) -> str:
 
 def study_page(*, where: str, name: str) -> str:
     sections = "\n".join(
-        f'<section><h2>{escape(title)}</h2><div id="{key}" class="plot"></div></section>'
+        f'<section><h2>{escape(title)}</h2><p id="{key}-caption" class="note"></p>'
+        f'<div id="{key}" class="plot"></div></section>'
         for key, title in STUDY_SECTIONS
     )
     body = f"""<h1>Study {escape(name)}</h1>
@@ -94,6 +96,8 @@ def _definition(rows: list[tuple[str, str]]) -> str:
 
 
 def _value(value: Any) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, str):
         return escape(value)
     return escape(json.dumps(value, default=str))

@@ -4,7 +4,7 @@
 
 const POLL_MS = 2000;
 const TABLE_ROWS = 300;
-const state = { epoch: null, version: 0, polls: 0, updates: 0, errors: 0 };
+const state = { epoch: null, version: 0, polls: 0, updates: 0, errors: 0, timings: {} };
 window.tunewise = state;
 
 const body = document.body;
@@ -48,20 +48,59 @@ function setLive(ok) {
   live.className = ok ? "live" : "live down";
 }
 
-const layoutBase = { margin: { t: 10, r: 10, b: 45, l: 60 }, height: 340, hovermode: "closest" };
+const layoutBase = {
+  margin: { t: 30, r: 10, b: 45, l: 60 }, height: 340, hovermode: "closest",
+  legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+};
 const config = { responsive: true, displaylogo: false };
 
-function draw(id, traces, layout) {
+// A figure is drawn when it first scrolls into view (Plotly needs ~0.5 s for 10,000 markers on a
+// CPU), then redrawn on every update; until then only its latest data is kept.
+const pending = new Map();
+const shown = new Set();
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    const id = entry.target.id;
+    shown.add(id);
+    observer.unobserve(entry.target);
+    const waiting = pending.get(id);
+    pending.delete(id);
+    if (waiting) waiting();
+  }
+}, { rootMargin: "0px" });
+
+function inView(div) {
+  const box = div.getBoundingClientRect();
+  return box.bottom >= 0 && box.top <= window.innerHeight;
+}
+
+function whenShown(id, paint) {
   const div = document.getElementById(id);
-  if (div) Plotly.react(div, traces, { ...layoutBase, ...layout }, config);
+  if (!div) return;
+  if (!shown.has(id) && inView(div)) {
+    shown.add(id);
+    observer.unobserve(div);
+    pending.delete(id);
+  }
+  if (shown.has(id)) return paint(div);
+  if (!pending.has(id)) observer.observe(div);
+  pending.set(id, () => paint(div));
+}
+
+function draw(id, traces, layout) {
+  whenShown(id, (div) => {
+    const start = performance.now();
+    Plotly.react(div, traces, { ...layoutBase, ...layout }, config);
+    state.timings[id] = performance.now() - start; // milliseconds, for the load benchmark
+  });
 }
 
 function note(id, text) {
-  const div = document.getElementById(id);
-  if (div) {
+  whenShown(id, (div) => {
     Plotly.purge(div);
     div.replaceChildren(el("p", { class: "note", text }));
-  }
+  });
 }
 
 // -- polling ----------------------------------------------------------------------------------
@@ -170,11 +209,17 @@ function renderFigures(figures) {
     const incumbent = (x) => ({ x, y: t.best, mode: "lines", line: { shape: "hv" }, name: "incumbent" });
     const hover = t.number.map((n, i) => `trial ${n}<br>objective ${fmt(t.objective[i])}<br>fidelity ${fmt(t.fidelity[i])}`);
     const points = (x) => ({
-      x, y: t.objective, mode: "markers", name: "trials", text: hover, hoverinfo: "text",
+      x, y: t.objective, mode: "markers", type: "scattergl", name: "trials", text: hover, hoverinfo: "text",
       marker: fidelityName ? { size: 6, ...fidelityColour(t.fidelity) } : { size: 6 },
     });
     draw("trace-budget", [incumbent(t.budget), points(t.budget)], { xaxis: { title: { text: "budget (full-fidelity evaluations)" } }, yaxis: { title: { text: "objective" } } });
-    draw("trace-time", [incumbent(t.elapsed), points(t.elapsed)], { xaxis: { title: { text: "wall time (s)" } }, yaxis: { title: { text: "objective" } } });
+    // over time: the incumbent alone, marked where it changed (the cloud of trials is above)
+    const changed = t.best_number.map((b, i) => (b !== null && b !== t.best_number[i - 1] ? i : -1)).filter((i) => i >= 0);
+    const improvements = {
+      x: changed.map((i) => t.elapsed[i]), y: changed.map((i) => t.best[i]), mode: "markers", name: "new incumbent",
+      text: changed.map((i) => `trial ${t.best_number[i]}: ${fmt(t.best[i])} at fidelity ${fmt(t.best_fidelity[i])}`), hoverinfo: "text",
+    };
+    draw("trace-time", [incumbent(t.elapsed), improvements], { xaxis: { title: { text: "wall time (s)" } }, yaxis: { title: { text: "objective" } } });
     const byNumber = { ...points(t.number), name: "finished trials" };
     draw("points", [byNumber], { xaxis: { title: { text: "trial number" } }, yaxis: { title: { text: "objective" } } });
   }
@@ -197,7 +242,7 @@ function renderRungs(figures) {
   const traces = [...new Set(origin)].map((source) => {
     const idx = origin.map((o, i) => (o === source ? i : -1)).filter((i) => i >= 0);
     return {
-      x: idx.map((i) => r.fidelity[i]), y: idx.map((i) => r.objective[i]), mode: "markers", name: `sampled from ${source}`,
+      x: idx.map((i) => r.fidelity[i]), y: idx.map((i) => r.objective[i]), mode: "markers", type: "scattergl", name: `sampled from ${source}`,
       text: idx.map((i) => `trial ${r.number[i]} (${r.status[i]})<br>rung ${fmt(r.rung[i])} bracket ${fmt(r.bracket[i])}<br>promoted to ${fmt(r.promoted_to[i]) || "—"}`),
       hoverinfo: "text", marker: { size: 8, opacity: 0.8 },
     };
@@ -215,6 +260,8 @@ function renderRungs(figures) {
 function renderParallel(figures) {
   const p = figures.parallel;
   if (p.number.length === 0) return note("parallel", "no succeeded trial yet");
+  const caption = document.getElementById("parallel-caption");
+  if (caption) caption.textContent = p.number.length < figures.parallel_total ? `the best ${p.number.length} of ${figures.parallel_total} succeeded trials (highest fidelity first)` : "";
   const dims = figures.parameters.map((name) => {
     const values = p[name];
     if (figures.categorical.includes(name)) {
@@ -294,18 +341,25 @@ function renderTable() {
   document.getElementById("table-count").textContent = `${rows.length} of ${study.rows.size} trials` + (rows.length > TABLE_ROWS ? ` (first ${TABLE_ROWS} shown)` : "");
 }
 
-async function refreshFigures() {
-  const [figures, importance] = await Promise.all([
+function fetchFigures() {
+  return Promise.all([
     getJSON(`/api/study/${enc(studyName)}/figures`),
     getJSON(`/api/study/${enc(studyName)}/importance`),
   ]);
+}
+
+async function refreshFigures(fetched) {
+  const [figures, importance] = await (fetched || fetchFigures());
   renderFigures(figures);
   renderImportance(importance);
 }
 
 async function studyPage() {
   const base = `/api/study/${enc(studyName)}`;
+  state.timings.script = performance.now(); // since navigation started
+  const figures = fetchFigures(); // asked for at once, drawn after the table
   const [summary, table, curves] = await Promise.all([getJSON(`${base}/summary`), getJSON(`${base}/trials`), getJSON(`${base}/curves`)]);
+  state.timings.fetched = performance.now();
   state.epoch = summary.epoch;
   state.version = Math.min(summary.version, table.version, curves.version);
   renderSummary(summary);
@@ -313,8 +367,10 @@ async function studyPage() {
   for (const row of table.rows) study.rows.set(row[0], row);
   study.curves = curves.curves;
   renderTable();
+  state.timings.table = performance.now();
   renderCurves();
-  await refreshFigures();
+  await refreshFigures(figures);
+  state.timings.drawn = performance.now();
   document.getElementById("filter").addEventListener("input", renderTable);
   document.getElementById("status-filter").addEventListener("change", renderTable);
   setLive(true);
