@@ -99,3 +99,15 @@ def gpu_probe(config: dict, trial: TrialContext) -> dict:
 
 def always_fails(config: dict, trial: TrialContext) -> float:
     raise FileNotFoundError(f"no such file: data-{trial.number}.csv")
+
+
+def curve_then_interrupt_once(config: dict, trial: TrialContext) -> float:
+    """Reports a 3-step curve; the first call anywhere under the root raises Ctrl-C instead
+    (the run stops with its trial re-queued, for a worker attached later to finish)."""
+    marker = trial.directory.parents[1] / "interrupted-once"
+    if not marker.exists():
+        marker.write_text("yes")
+        raise KeyboardInterrupt
+    for step in (1, 2, 3):
+        trial.report(step, config["x"] / step)
+    return config["x"] / 3

@@ -101,6 +101,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="stop after N failed trials in a row, naming the first error "
         f"(default {DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0 never stops)",
     )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write each finished trial for TensorBoard under ROOT/tensorboard/STUDY/",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -182,6 +187,7 @@ def run_command(args: argparse.Namespace) -> int:
         dask_address=args.dask_address,
         progress=False if args.quiet else None,
         max_consecutive_failures=args.max_consecutive_failures,
+        tensorboard=args.tensorboard,
     )
     print_best(result)
     if result.counts["succeeded"] == 0:

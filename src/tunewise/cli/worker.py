@@ -46,9 +46,13 @@ def worker_command(args: argparse.Namespace) -> int:
     root, storage = locate(args.location)
     study = open_study(root=root, storage=storage, study=args.study)
     try:
-        recover_gone_workers(
-            study, max_retries=Settings.from_stored(study.record.settings).max_retries
-        )
+        settings = Settings.from_stored(study.record.settings)
+        if settings.tensorboard and args.root is None and root is None:
+            raise ValueError(
+                "this study writes TensorBoard files under ROOT/tensorboard/ (it was started "
+                "with tensorboard=True): pass --root ROOT"
+            )
+        recover_gone_workers(study, max_retries=settings.max_retries)
         reporter = make_reporter(None, fidelity_name=study.space.fidelity_name)
         worker = attach(
             study,

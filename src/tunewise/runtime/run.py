@@ -59,6 +59,7 @@ def run(
     client: Client | None = None,
     progress: bool | None = None,
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    tensorboard: bool = False,
 ) -> Result:
     """Minimize ``evaluate(config, trial)`` over ``space`` until ``budget`` is spent.
 
@@ -80,7 +81,9 @@ def run(
     ``root`` must then be reachable from every Dask worker (PostgreSQL and a shared filesystem).
     After ``max_consecutive_failures`` failed trials in a row (counted over all workers) the
     workers stop and :class:`~tunewise.runtime.failures.TooManyFailures` is raised, naming the
-    first error of the streak; None never stops.
+    first error of the streak; None never stops. ``tensorboard=True`` writes each finished
+    trial (its learning curve and results as scalars, its config as hparams) under
+    ``<root>/tensorboard/<study>/``: ``tensorboard --logdir <root>/tensorboard``.
     """
     check_not_preparing()
     check_not_bootstrapping()
@@ -112,6 +115,10 @@ def run(
     budget = budget or Budget()
     if not isinstance(budget, Budget):
         raise TypeError(f"budget must be a tunewise.Budget or an int, not {type(budget).__name__}")
+    if tensorboard:
+        from tunewise.integrations.tensorboard import check_available
+
+        check_available()  # the install hint now, not a warning per trial
     chosen = choose_optimizer(space) if optimizer == "auto" else make_optimizer(optimizer)
     chosen.check_space(space)
     settings = Settings(
@@ -124,6 +131,7 @@ def run(
         trial_memory_limit=parse_memory(trial_memory_limit),
         max_consecutive_failures=max_consecutive_failures,
         failures_since=time.time(),
+        tensorboard=bool(tensorboard),
     )
     if settings.trial_timeout is not None:
         check_picklable(evaluate, why="trial_timeout")

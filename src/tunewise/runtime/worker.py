@@ -51,7 +51,8 @@ class Settings:
     passes them (see :mod:`tunewise.runtime.isolated`). ``max_consecutive_failures`` stops the
     workers after that many failed trials in a row (None: never), counting the trials started
     since ``failures_since`` (the latest ``tw.run``'s start, shared by all its workers), so a
-    resume is not stopped by the failures before it.
+    resume is not stopped by the failures before it. ``tensorboard`` writes each finished trial
+    under ``<root>/tensorboard/<study>/`` (see :mod:`tunewise.integrations.tensorboard`).
     """
 
     max_retries: int = 2
@@ -63,6 +64,7 @@ class Settings:
     trial_memory_limit: int | None = None
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES
     failures_since: float = 0.0
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         check_max_consecutive_failures(self.max_consecutive_failures)
@@ -398,6 +400,8 @@ class Worker:
     def _recorded(self, trial: Trial, recorded: Trial) -> Trial:
         """What follows a committed result: count it, report it, raise if asked to."""
         self.evaluated += 1
+        if self.settings.tensorboard:
+            self._write_tensorboard(recorded)
         if self.on_finished is not None:
             self.on_finished(recorded, self.study)
         if recorded.status is TrialStatus.FAILED:
@@ -406,6 +410,19 @@ class Worker:
             if self.settings.on_error == "raise":
                 raise TrialFailed(trial.number, recorded.error or "")
         return recorded
+
+    def _write_tensorboard(self, trial: Trial) -> None:
+        """Write a recorded trial's TensorBoard run; a failure is a warning, never the trial's."""
+        try:
+            from tunewise.integrations.tensorboard import write_trial
+
+            write_trial(
+                log_dir=self.root / "tensorboard" / self.study.name,
+                trial=trial,
+                space=self.study.space,
+            )
+        except Exception as exc:
+            logger.warning("trial %d: writing its TensorBoard files failed: %s", trial.number, exc)
 
     def previous_fidelity(self, trial: Trial) -> float | int | None:
         """The fidelity of the trial ``trial`` continues, if any (its ``previous_trial``)."""
