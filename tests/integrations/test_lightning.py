@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +148,38 @@ def test_ddp_on_two_cpu_processes_reports_once_per_epoch(tmp_path: Path, strateg
     assert trial.fidelity == 3
     assert [s for s, _ in trial.learning_curve] == [1.0, 2.0, 3.0]
     after_fit, after_result = seen
-    assert after_fit == []  # rank 0 trained in a child process: its reports stayed there
-    assert after_result == list(trial.learning_curve)  # result() handed them over, once each
+    assert after_fit == after_result[: len(after_fit)]  # what the relay handed over so far
+    assert after_result == list(trial.learning_curve)  # result() handed the rest, once each
     assert (tmp_path / strategy / "trials" / "0" / CHECKPOINT).is_file()
+
+
+class SlowRegressor(Regressor):
+    """Rank 0 pauses before each epoch, so that the relay has time to act while fit runs."""
+
+    def on_train_epoch_start(self) -> None:
+        if self.global_rank == 0 and self.current_epoch > 0:
+            time.sleep(0.6)
+
+
+def test_reports_from_a_ddp_child_reach_the_trial_while_fit_runs(tmp_path: Path) -> None:
+    reports: list[tuple[float, int]] = []  # (time, curve length) of each report the trial got
+    context = tw.TrialContext(
+        number=0,
+        config={},
+        fidelity=3,
+        directory=tmp_path,
+        on_report=lambda curve: reports.append((time.monotonic(), len(curve))),
+    )
+    callback = TunewiseCallback(context, relay_interval=0.05)
+    fit = trainer(3, callback, accelerator="cpu", devices=2, strategy="ddp_fork")
+    fit.fit(SlowRegressor(0.05, 8), *loaders())
+    fit_returned = time.monotonic()
+    live = [n for at, n in reports if at < fit_returned]
+    assert live and live[0] == 1  # the first epoch reached the trial during training
+    outcome = callback.result()
+    assert [s for s, _ in context.learning_curve] == [1.0, 2.0, 3.0]
+    assert [n for _, n in reports] == [1, 2, 3]  # each point reported once, in order
+    assert outcome["learning_curve"] == [list(p) for p in context.learning_curve]
 
 
 def test_a_missing_metric_names_the_ones_logged(tmp_path: Path) -> None:

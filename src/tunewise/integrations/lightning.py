@@ -15,9 +15,10 @@ epochs 4 to 9 only.
 Processes: the callback reports from global rank 0 only. When rank 0 is this process (one device,
 or DDP whose rank 0 runs here) each report reaches the store while training runs. When Lightning
 trains in child processes (``strategy="ddp_spawn"``, ``"ddp_fork"``, ``"ddp_notebook"``), a
-report made there cannot reach this process's trial; rank 0 therefore also writes the curve to
-``trial.directory / "lightning_curve.json"``, and :meth:`TunewiseCallback.result` (or
-:meth:`~TunewiseCallback.collect`) hands the points to the trial after ``fit`` returns.
+report made there cannot reach this process's trial; rank 0 therefore writes its curve to
+``trial.directory / "lightning_curve.json"``, a thread here relays new points to the trial while
+that process lives, and :meth:`TunewiseCallback.result` (or
+:meth:`~TunewiseCallback.collect`) hands over the last ones after ``fit`` returns.
 ``strategy="ddp"`` re-runs the whole script for every rank, ``tw.run`` included, which cannot
 work inside a study; the callback refuses to start in such a copy.
 """
