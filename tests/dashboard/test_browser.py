@@ -58,7 +58,9 @@ def server(root: Path, study: StudyHandle) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(root, poll_seconds=0.4), host="127.0.0.1", port=port, log_level="warning"
+    )
     served = uvicorn.Server(config)
     thread = threading.Thread(target=served.run, daemon=True)
     thread.start()

@@ -47,9 +47,15 @@ def plotly_js() -> Path:
     return path
 
 
-def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = None) -> Starlette:
+def create_app(
+    store_url_or_root: str | os.PathLike[str],
+    study: str | None = None,
+    *,
+    poll_seconds: float = pages.POLL_SECONDS,
+) -> Starlette:
     """The dashboard over the store at ``store_url_or_root`` (a root folder holding
-    ``tunewise.db``, or a store URL); ``study`` makes ``/`` open that study's page.
+    ``tunewise.db``, or a store URL); ``study`` makes ``/`` open that study's page; pages ask
+    for changes every ``poll_seconds``.
 
     The store is opened here (a wrong location fails now, not at the first request) and closed
     when the app shuts down.
@@ -59,6 +65,10 @@ def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = No
         view.close()
         raise ValueError(f"no study {study!r} in the store (there are: {', '.join(view.names())})")
     plotly_path = plotly_js()
+    if not poll_seconds > 0:
+        view.close()
+        raise ValueError(f"poll_seconds must be positive, not {poll_seconds!r}")
+    shell = pages.Shell(where=view.where, poll_seconds=poll_seconds)
 
     def page(html: str, status_code: int = 200) -> HTMLResponse:
         return HTMLResponse(html, status_code=status_code)
@@ -66,7 +76,7 @@ def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = No
     def missing(what: str, *, api: bool) -> Response:
         if api:
             return JSONResponse({"error": what}, status_code=404)
-        return page(pages.not_found_page(where=view.where, what=what), 404)
+        return page(shell.not_found(what=what), 404)
 
     def with_study(
         handler: Callable[[Request, StudyView], Response], *, api: bool
@@ -103,24 +113,24 @@ def create_app(store_url_or_root: str | os.PathLike[str], study: str | None = No
         return RedirectResponse(target, status_code=307)
 
     def studies_page(_request: Request) -> Response:
-        return page(pages.studies_page(where=view.where))
+        return page(shell.studies())
 
     def study_page(_request: Request, found: StudyView) -> Response:
-        return page(pages.study_page(where=view.where, name=found.name))
+        return page(shell.study(name=found.name))
 
     def trial_page(request: Request, found: StudyView) -> Response:
         number = request.path_params["number"]
         trial = found.trial(number)
         if trial is None:
             return missing(f"study {found.name!r} has no trial {number}", api=False)
-        return page(pages.trial_page(where=view.where, trial=trial))
+        return page(shell.trial(trial=trial))
 
     def compare_page(request: Request) -> Response:
         names = request.query_params.getlist("study")
         unknown = [n for n in names if view.study(n) is None]
         if unknown:
             return missing(f"no study named {', '.join(map(repr, unknown))}", api=False)
-        return page(pages.compare_page(where=view.where, names=names))
+        return page(shell.compare(names=names))
 
     def export_csv(_request: Request, found: StudyView) -> Response:
         text = found.export_frame().to_csv(index=False)

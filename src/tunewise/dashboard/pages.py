@@ -9,9 +9,13 @@ small as that of a one-trial study.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import quote
+
+POLL_SECONDS = 2.0
+"""How often a page asks the server what changed."""
 
 STUDY_SECTIONS = (
     ("trace-budget", "Incumbent over budget (full-fidelity evaluations)"),
@@ -29,6 +33,7 @@ def study_path(name: str) -> str:
 
 
 def _layout(*, title: str, where: str, body: str, data: dict[str, Any]) -> str:
+    """The page around ``body``; ``data`` becomes the ``data-`` attributes of ``<body>``."""
     attributes = " ".join(f'data-{k}="{escape(str(v))}"' for k, v in data.items())
     return f"""<!doctype html>
 <html lang="en">
@@ -54,7 +59,36 @@ def _layout(*, title: str, where: str, body: str, data: dict[str, Any]) -> str:
 """
 
 
-def studies_page(*, where: str) -> str:
+@dataclass(frozen=True)
+class Shell:
+    """The pages of one dashboard: where its store is (shown in the header) and how often its
+    pages poll."""
+
+    where: str
+    poll_seconds: float = POLL_SECONDS
+
+    def _page(self, *, title: str, body: str, data: dict[str, Any]) -> str:
+        return _layout(
+            title=title, where=self.where, body=body, data={**data, "poll": self.poll_seconds}
+        )
+
+    def studies(self) -> str:
+        return studies_page(self)
+
+    def study(self, *, name: str) -> str:
+        return study_page(self, name=name)
+
+    def trial(self, *, trial: dict[str, Any]) -> str:
+        return trial_page(self, trial=trial)
+
+    def compare(self, *, names: list[str]) -> str:
+        return compare_page(self, names=names)
+
+    def not_found(self, *, what: str) -> str:
+        return not_found_page(self, what=what)
+
+
+def studies_page(shell: Shell) -> str:
     body = """<h1>Studies</h1>
 <form action="/compare" method="get">
 <table id="studies" class="grid"><thead><tr>
@@ -62,10 +96,10 @@ def studies_page(*, where: str) -> str:
 <th>best</th><th>started</th></tr></thead><tbody></tbody></table>
 <p><button type="submit">Compare selected studies</button></p>
 </form>"""
-    return _layout(title="studies", where=where, body=body, data={"page": "studies"})
+    return shell._page(title="studies", body=body, data={"page": "studies"})
 
 
-def study_page(*, where: str, name: str) -> str:
+def study_page(shell: Shell, *, name: str) -> str:
     sections = "\n".join(
         f'<section><h2>{escape(title)}</h2><p id="{key}-caption" class="note"></p>'
         f'<div id="{key}" class="plot"></div></section>'
@@ -87,7 +121,7 @@ def study_page(*, where: str, name: str) -> str:
 </p>
 <table id="trials" class="grid"><thead></thead><tbody></tbody></table>
 </section>"""
-    return _layout(title=name, where=where, body=body, data={"page": "study", "study": name})
+    return shell._page(title=name, body=body, data={"page": "study", "study": name})
 
 
 def _definition(rows: list[tuple[str, str]]) -> str:
@@ -103,7 +137,7 @@ def _value(value: Any) -> str:
     return escape(json.dumps(value, default=str))
 
 
-def trial_page(*, where: str, trial: dict[str, Any]) -> str:
+def trial_page(shell: Shell, *, trial: dict[str, Any]) -> str:
     name = trial["study"]
     number = trial["number"]
     base = study_path(name)
@@ -152,29 +186,27 @@ def trial_page(*, where: str, trial: dict[str, Any]) -> str:
 </div>
 <section><h2>Learning curve</h2><div id="trial-curve" class="plot"></div></section>
 <section><h2>Error</h2>{error}</section>"""
-    return _layout(
+    return shell._page(
         title=f"{name} trial {number}",
-        where=where,
         body=body,
         data={"page": "trial", "study": name, "trial": number},
     )
 
 
-def compare_page(*, where: str, names: list[str]) -> str:
+def compare_page(shell: Shell, *, names: list[str]) -> str:
     links = ", ".join(f'<a href="{study_path(n)}">{escape(n)}</a>' for n in names)
     body = f"""<h1>Compare studies</h1>
 <p>{links}</p>
 <section><h2>Incumbent over budget (full-fidelity evaluations)</h2>
 <div id="compare-budget" class="plot"></div></section>
 <section><h2>Incumbent over wall time</h2><div id="compare-time" class="plot"></div></section>"""
-    return _layout(
+    return shell._page(
         title="compare",
-        where=where,
         body=body,
         data={"page": "compare", "studies": json.dumps(names)},
     )
 
 
-def not_found_page(*, where: str, what: str) -> str:
+def not_found_page(shell: Shell, *, what: str) -> str:
     body = f'<h1>Not found</h1><p>{escape(what)}</p><p><a href="/studies">All studies</a></p>'
-    return _layout(title="not found", where=where, body=body, data={"page": "none"})
+    return shell._page(title="not found", body=body, data={"page": "none"})

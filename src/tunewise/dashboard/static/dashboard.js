@@ -2,7 +2,7 @@
 // Every page exposes its state on window.tunewise (version, polls, updates) for the browser tests.
 "use strict";
 
-const POLL_MS = 2000;
+const POLL_MS = 1000 * Number(document.body.dataset.poll || 2);
 const TABLE_ROWS = 300;
 const state = { epoch: null, version: 0, polls: 0, updates: 0, errors: 0, timings: {} };
 window.tunewise = state;
