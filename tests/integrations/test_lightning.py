@@ -6,14 +6,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl  # the test extra installs it (and pytorch_lightning with it)
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import tunewise as tw
-
-pl = pytest.importorskip("lightning.pytorch")
-from tunewise.integrations.lightning import CHECKPOINT, TunewiseCallback  # noqa: E402
+from tunewise.integrations.lightning import CHECKPOINT, TunewiseCallback
 
 SPACE = tw.Space(
     lr=tw.Float(1e-3, 0.3, log=True),
@@ -250,7 +249,8 @@ def test_the_example_tunes_a_lightning_cnn_on_digits(tmp_path: Path) -> None:
 
 
 def test_the_pytorch_lightning_package_gets_the_same_callback(tmp_path: Path) -> None:
-    old = pytest.importorskip("pytorch_lightning")
+    import pytorch_lightning as old  # installed by lightning itself
+
     from tunewise.integrations import pytorch_lightning as integration
 
     class Linear(old.LightningModule):  # type: ignore[misc]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
+import ConfigSpace as CS  # the test extra installs it
 import numpy as np
 import pytest
 
 import tunewise as tw
 from tunewise.space.configspace import FIDELITY_KEY
-
-CS = pytest.importorskip("ConfigSpace")
 
 SPACE = tw.Space(
     lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4, confidence="high"),
