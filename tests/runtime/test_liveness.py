@@ -106,3 +106,15 @@ def test_a_gone_or_reused_pid_is_dead_and_a_live_one_is_not() -> None:
     parent_created = psutil.Process(os.getppid()).create_time()
     assert worker_gone(f"{host}:{os.getppid()}:abc123", started_at=parent_created - 60)
     assert not worker_gone("dask-0@tcp://10.0.0.1:1234", started_at=None)  # not judged here
+
+
+@pytest.mark.slow
+def test_workers_of_a_killed_supervisor_requeue_their_trials_and_exit(tmp_path) -> None:
+    run, root = _start_run(tmp_path, workers=2)
+    workers = psutil.Process(run.pid).children()
+    run.kill()  # the supervisor alone: its worker processes must not go on as orphans
+    run.wait(timeout=30)
+    _gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    counts = tw.load(root).counts
+    assert counts["running"] == 0 and counts["pending"] == 2
