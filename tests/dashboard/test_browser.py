@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from tests.dashboard import studies
 from tests.requirements import unavailable
 from tunewise.analysis.study import incumbent_trace
 from tunewise.dashboard.app import create_app
+from tunewise.runtime.stores import open_study
 from tunewise.storage import StudyHandle
 
 pytestmark = pytest.mark.slow
@@ -50,18 +54,16 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-@pytest.fixture
-def server(root: Path, study: StudyHandle) -> Iterator[str]:
+@contextmanager
+def serving(root: Path) -> Iterator[str]:
     """The dashboard of ``root`` served by uvicorn on a free port, in a thread."""
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(root, poll_seconds=0.4), host="127.0.0.1", port=port, log_level="warning"
-    )
-    served = uvicorn.Server(config)
+    app = create_app(root, poll_seconds=0.4)
+    served = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=served.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -73,6 +75,12 @@ def server(root: Path, study: StudyHandle) -> Iterator[str]:
     finally:
         served.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def server(root: Path, study: StudyHandle) -> Iterator[str]:
+    with serving(root) as url:
+        yield url
 
 
 @pytest.fixture
@@ -238,3 +246,80 @@ def test_studies_trial_and_compare_pages(
         shoot(page, "trial-running")
     finally:
         other.store.close()
+
+
+RUN_SCRIPT = """
+import sys, time
+import tunewise as tw
+
+space = tw.Space(x=tw.Float(0.0, 1.0), kind=tw.Categorical(["a", "b"]), epochs=tw.Fidelity(1, 9))
+
+def evaluate(config, trial):
+    time.sleep(0.15)
+    return (config["x"] - 0.3) ** 2 + 1.0 / trial.fidelity
+
+if __name__ == "__main__":
+    tw.run(evaluate, space, root=sys.argv[1], budget=tw.Budget(evaluations=int(sys.argv[2])),
+           optimizer="auto", seed=3, progress=False)
+"""
+
+
+def started(root: Path) -> bool:
+    """True once the study at ``root`` holds a trial."""
+    if not (root / "tunewise.db").is_file():
+        return False
+    try:
+        handle = open_study(root=root)
+    except Exception:  # created but not yet holding the study (or its schema)
+        return False
+    try:
+        handle.refresh()
+        return len(handle.trials()) > 0
+    finally:
+        handle.store.close()
+
+
+def test_study_page_follows_a_running_tw_run(page: Any, tmp_path: Path) -> None:
+    """``tw.run`` in another process writes the study while the page is open."""
+    script = tmp_path / "tune.py"
+    script.write_text(RUN_SCRIPT)
+    root = tmp_path / "live"
+    evaluations = 24
+    run = subprocess.Popen([sys.executable, str(script), str(root), str(evaluations)])
+    try:
+        deadline = time.monotonic() + 30
+        while not started(root):
+            assert run.poll() is None and time.monotonic() < deadline, "tw.run did not start"
+            time.sleep(0.1)
+        with serving(root) as url:
+            open_page(page, f"{url}/study/live")
+            seen = len(figure(page, "trace-budget")[0]["x"])
+            assert seen < evaluations
+            page.wait_for_function("window.tunewise.updates >= 2", timeout=WAIT_MS)
+            assert run.wait(timeout=30) == 0
+            page.wait_for_function(
+                f"document.querySelectorAll('#trials tbody tr').length === {evaluations}"
+                " && window.tunewise.updates >= 3",
+                timeout=WAIT_MS,
+            )
+            page.wait_for_function(
+                f"document.getElementById('trace-budget').data[0].x.length === {evaluations}",
+                timeout=WAIT_MS,
+            )
+            handle = open_study(root=root)
+            try:
+                handle.refresh()
+                expected = incumbent_trace(handle.trials(), handle.space)
+            finally:
+                handle.store.close()
+            incumbent, points = figure(page, "trace-budget")
+            assert incumbent["x"] == pytest.approx(list(expected["budget"]))
+            assert incumbent["y"] == nulls(expected["best"])
+            assert points["color"] == list(expected["fidelity"])
+            assert f"{evaluations} succeeded" in page.locator("#summary").inner_text()
+            assert "optimizer: hyperband" in page.locator("#summary").inner_text()
+            shoot(page, "study-live-run")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()

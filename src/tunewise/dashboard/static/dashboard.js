@@ -254,7 +254,12 @@ function renderRungs(figures) {
     if (r.promoted_to[i] !== null && j !== undefined) lx.push(r.fidelity[i], r.fidelity[j], null), ly.push(r.objective[i], r.objective[j], null);
   });
   traces.unshift({ x: lx, y: ly, mode: "lines", name: "promotion", line: { color: "#bbb", width: 1 }, hoverinfo: "skip" });
-  draw("rungs", traces, { xaxis: { title: { text: study.summary?.fidelity_name || "fidelity" }, type: "log" }, yaxis: { title: { text: "objective" } } });
+  const levels = [...new Set(r.fidelity.filter((f) => f !== null))].sort((a, b) => a - b);
+  const positive = levels.length > 0 && levels[0] > 0;
+  draw("rungs", traces, {
+    xaxis: { title: { text: study.summary?.fidelity_name || "fidelity" }, type: positive ? "log" : "linear", tickvals: levels.length <= 12 ? levels : undefined },
+    yaxis: { title: { text: "objective" } },
+  });
 }
 
 function renderParallel(figures) {
