@@ -317,7 +317,7 @@ def test_study_page_follows_a_running_tw_run(page: Any, tmp_path: Path) -> None:
             assert incumbent["y"] == nulls(expected["best"])
             assert points["color"] == list(expected["fidelity"])
             assert f"{evaluations} succeeded" in page.locator("#summary").inner_text()
-            assert "optimizer: hyperband" in page.locator("#summary").inner_text()
+            assert "optimizer: hyperband (eta=3," in page.locator("#summary").inner_text()
             shoot(page, "study-live-run")
     finally:
         if run.poll() is None:

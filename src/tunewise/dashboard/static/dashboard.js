@@ -133,6 +133,12 @@ function budgetText(budget) {
     .join("; ");
 }
 
+function optimizerText(summary) {
+  const spec = summary.optimizer_spec || {};
+  const params = Object.entries(spec).filter(([k]) => k !== "name").map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
+  return params.length ? `${summary.optimizer} (${params.join(", ")})` : String(summary.optimizer ?? "");
+}
+
 function countsText(counts) {
   return Object.entries(counts)
     .filter(([, n]) => n > 0)
@@ -155,7 +161,7 @@ async function studiesPage() {
       return el("tr", { "data-study": s.name }, [
         el("td", {}, [box]),
         el("td", {}, [link]),
-        el("td", { text: s.optimizer || "" }),
+        el("td", { text: s.optimizer || "", title: optimizerText(s) }),
         el("td", { text: countsText(s.counts) }),
         el("td", { text: budgetText(s.budget) }),
         el("td", { text: bestText(s.best, s.fidelity_name) }),
@@ -183,7 +189,7 @@ const study = { summary: null, columns: [], rows: new Map(), curves: {}, sort: {
 function renderSummary(summary) {
   study.summary = summary;
   const items = [
-    ["optimizer", summary.optimizer],
+    ["optimizer", optimizerText(summary)],
     ["seed", summary.seed],
     ["trials", countsText(summary.counts) || "none yet"],
     ["budget", budgetText(summary.budget)],
