@@ -182,7 +182,9 @@ def test_resume_with_a_changed_space_says_what_changed_and_keeps_trials(tmp_path
             progress=False,
             optimizer="random_search",
         )
-    assert tw.load(root).counts["succeeded"] == 5
+    result = tw.load(root)
+    assert result.counts["succeeded"] == 5
+    assert result.budget()["evaluations"] == 5  # a refused resume changes nothing stored
 
 
 def test_store_from_another_schema_version_is_refused_by_run(tmp_path) -> None:

@@ -14,9 +14,22 @@ import os
 import threading
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from tunewise.runtime.context import TrialContext
+
+@runtime_checkable
+class TrialContext(Protocol):
+    """What the callback needs of the trial ``evaluate`` got (a ``tunewise.TrialContext``):
+    said as a protocol so that the integrations import nothing of the runtime."""
+
+    @property
+    def directory(self) -> Path: ...
+
+    @property
+    def previous_directory(self) -> Path | None: ...
+
+    def report(self, step: float, value: float) -> None: ...
+
 
 CHECKPOINT = "last.ckpt"
 CURVE_FILE = "lightning_curve.json"

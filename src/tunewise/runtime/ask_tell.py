@@ -178,7 +178,7 @@ class Study:
                 stale_after=settings.stale_after,
             )
         self._settings = settings
-        record = self._store.create_or_open_study(
+        self._store.create_or_open_study(
             name,
             space=space,
             optimizer=chosen.spec(),
@@ -191,9 +191,8 @@ class Study:
                 else Budget().to_stored()
             ),
             settings=settings.to_stored(),
+            check_seed=seed is not None,  # created by another process meanwhile
         )
-        if seed is not None and record.seed != seed:  # created by another process meanwhile
-            raise _seed_mismatch(name, record.seed, seed)
         handle = self._store.study(name)
         handle.refresh()
         return handle, chosen

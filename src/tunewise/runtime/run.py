@@ -28,7 +28,6 @@ from tunewise.runtime.signals import stop_signals_raise
 from tunewise.runtime.stores import open_store
 from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
-from tunewise.storage import StudyMismatchError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -153,19 +152,15 @@ def run(
 
     store = open_store(root=root_path, storage=storage)
     try:
-        record = store.create_or_open_study(
+        store.create_or_open_study(
             name,
             space=space,
             optimizer=chosen.spec(),
             seed=seed if seed is not None else secrets.randbelow(2**31),
             budget=budget.to_stored(),
             settings=settings.to_stored(),
+            check_seed=seed is not None,
         )
-        if seed is not None and record.seed != seed:
-            raise StudyMismatchError(
-                f"study {name!r} was created with seed {record.seed}, not {seed}; resume with "
-                "the same seed (or none), or use a new root (or study name)"
-            )
         study_store = store.study(name)
         recover_gone_workers(study_store, max_retries=settings.max_retries)  # kill -9 before
         reporter = make_reporter(progress, fidelity_name=space.fidelity_name)

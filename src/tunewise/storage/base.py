@@ -84,16 +84,19 @@ class TrialStore(abc.ABC):
         seed: int,
         budget: Mapping[str, Any],
         settings: Mapping[str, Any],
+        check_seed: bool = False,
     ) -> StudyRecord:
         """Create study ``name``, or open it after checking its space and optimizer are unchanged.
 
         Safe when many processes call it at once: exactly one creates the study. An existing
-        study keeps its seed; its budget and settings are replaced by the given ones (running
-        again with a larger budget continues the study).
+        study keeps its seed (``check_seed=True``: it must equal ``seed``); its budget and
+        settings are replaced by the given ones (running again with a larger budget continues
+        the study).
 
         Raises:
             StudyMismatchError: the study exists with another space (the message lists what
-                changed) or another optimizer specification. Nothing stored is changed.
+                changed), another optimizer specification or, with ``check_seed``, another
+                seed. Nothing stored is changed.
         """
 
     @abc.abstractmethod

@@ -163,11 +163,13 @@ class Store(TrialStore):
         seed: int,
         budget: Mapping[str, Any],
         settings: Mapping[str, Any],
+        check_seed: bool = False,
     ) -> StudyRecord:
-        """Create the study, or open it after checking its space and optimizer are unchanged.
+        """Create the study, or open it after checking its space and optimizer (and, with
+        ``check_seed``, its seed) are unchanged.
 
         An existing study keeps its seed; its budget and settings are replaced by the given ones
-        (running again with a larger budget continues the study).
+        (running again with a larger budget continues the study). A refusal changes nothing.
         """
         for _ in range(3):
             try:
@@ -199,6 +201,12 @@ class Store(TrialStore):
                         )
                     else:
                         _check_compatible(name, row, space=space, optimizer=optimizer)
+                        if check_seed and row["seed"] != int(seed):
+                            raise StudyMismatchError(
+                                f"study {name!r} was created with seed {row['seed']}, not "
+                                f"{seed}; resume with the same seed (or none), or use a new "
+                                "root (or study name)"
+                            )
                         conn.execute(
                             update(S)
                             .where(S.c.id == row["id"])
