@@ -19,6 +19,7 @@ import pytest
 import tunewise as tw
 from tests.runtime import objectives
 from tunewise.runtime.liveness import owner_pid, worker_gone
+from tunewise.storage import process_table
 from tunewise.trial import TrialStatus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,9 +96,14 @@ def test_sighup_stops_a_run_like_sigterm_and_requeues_its_trial(tmp_path) -> Non
 
 
 def test_a_gone_or_reused_pid_is_dead_and_a_live_one_is_not() -> None:
-    host = os.uname().nodename
+    host = process_table()
     parent = f"{host}:{os.getppid()}-w0:abc123"
     assert owner_pid(parent) == os.getppid() and owner_pid(f"other-{host}:1:abc123") is None
+    # The same host name in another pid namespace (a container with host networking): its pids
+    # are not ours to judge, even one no process of ours has.
+    assert host.startswith(os.uname().nodename + "@")
+    assert owner_pid(f"{os.uname().nodename}@1:{os.getppid()}:abc123") is None
+    assert owner_pid(f"{os.uname().nodename}:{os.getppid()}:abc123") is None  # an older name
     assert not worker_gone(parent, started_at=time.time())
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -2,11 +2,13 @@
 
 A heartbeat can only say a worker went silent ``stale_after`` seconds later; after ``kill -9`` of
 a whole ``tunewise run`` the resume would wait that long and ``tunewise status`` would show the
-dead trial as running. Worker names start with their host and the pid of the process that owns
-them (``host:pid:hex`` for a worker in its own process, ``host:pid-wN:hex`` for a supervisor's
-N-th worker process, which ends when its supervisor does): on the same host, a process that is
-gone, or whose pid now belongs to a process started after the trial, is dead now. Names of other
-hosts, and of other forms (Dask tasks), are never judged here.
+dead trial as running. Worker names start with their process table (the host, and on Linux its
+pid namespace: :func:`~tunewise.storage.records.process_table`) and the pid of the process that
+owns them (``table:pid:hex`` for a worker in its own process, ``table:pid-wN:hex`` for a
+supervisor's N-th worker process, which ends when its supervisor does): in the same process
+table, a process that is gone, or whose pid now belongs to a process started after the trial, is
+dead now. Names of other tables (other hosts, containers), and of other forms (Dask tasks), are
+never judged here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 
 import psutil
 
-from tunewise.storage import StudyHandle
+from tunewise.storage import StudyHandle, process_table
 from tunewise.trial import Trial, TrialStatus
 
 logger = logging.getLogger("tunewise")
@@ -28,7 +30,7 @@ _NAME = re.compile(r"^(?P<host>[^:]+):(?P<pid>\d+)(?:-w\d+)?:[0-9a-f]+$")
 def owner_pid(worker: str) -> int | None:
     """The pid of the process owning ``worker`` when that process ran on this host, else None."""
     match = _NAME.match(worker)
-    if match is None or match["host"] != os.uname().nodename:
+    if match is None or match["host"] != process_table():
         return None
     return int(match["pid"])
 

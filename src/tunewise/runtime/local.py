@@ -31,7 +31,7 @@ from tunewise.runtime.signals import (
     stop_signals_raise,
 )
 from tunewise.runtime.worker import Settings, TrialFailed
-from tunewise.storage import StudyHandle
+from tunewise.storage import StudyHandle, process_table
 from tunewise.trial import TrialStatus
 
 logger = logging.getLogger("tunewise")
@@ -79,7 +79,7 @@ class WorkerJob:
 
 def supervised_worker_name(slot: int) -> str:
     """A unique worker name made by the supervisor: host, supervisor pid, slot, random suffix."""
-    return f"{os.uname().nodename}:{os.getpid()}-w{slot}:{os.urandom(3).hex()}"
+    return f"{process_table()}:{os.getpid()}-w{slot}:{os.urandom(3).hex()}"
 
 
 def worker_process(job: WorkerJob) -> None:

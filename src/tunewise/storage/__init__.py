@@ -19,6 +19,7 @@ from tunewise.storage.records import (
     Limits,
     StudyRecord,
     Totals,
+    process_table,
     worker_name,
 )
 from tunewise.storage.retry import RetryPolicy
@@ -46,6 +47,7 @@ __all__ = [
     "Totals",
     "TrialStore",
     "migrate",
+    "process_table",
     "safe_url",
     "storage_url",
     "worker_name",

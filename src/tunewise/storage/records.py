@@ -89,6 +89,17 @@ class Claim:
     index: int | None = None
 
 
+def process_table() -> str:
+    """Which process table this process's pids belong to: the host's name, and on Linux the
+    inode of its pid namespace (``host@4026531836``), so that two containers sharing a host name
+    (host networking) never judge each other's pids."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return os.uname().nodename
+    return f"{os.uname().nodename}@{namespace}"
+
+
 def worker_name() -> str:
-    """A name for this process that is unique across machines."""
-    return f"{os.uname().nodename}:{os.getpid()}:{os.urandom(3).hex()}"
+    """A name for this process that is unique across machines: ``process_table:pid:hex``."""
+    return f"{process_table()}:{os.getpid()}:{os.urandom(3).hex()}"
