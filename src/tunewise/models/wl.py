@@ -1,0 +1,212 @@
+"""Weisfeiler–Lehman subtree kernels as feature vectors, and a GPyTorch kernel over them.
+
+The WL subtree kernel after ``h`` iterations (Shervashidze et al., JMLR 2011) is the inner product
+of label-count histograms (ALGORITHMS.md §12): iteration 0 counts the node labels; iteration ``i``
+relabels each node by its label and the sorted multisets of its in- and out-neighbours' labels
+(separately: graphs are directed); the histogram counts the labels of all iterations 0..h.
+Normalized, ``k(G, G') / sqrt(k(G, G) k(G', G'))``, every graph has ``k(G, G) = 1``.
+
+A :class:`WLVocabulary` fitted over the training and candidate graphs turns histograms into fixed
+length rows whose dot products are the normalized kernel, so a GP uses them like any other input
+and the cost grows with the number of distinct labels, not with graph size squared (Ru et al.,
+"Interpretable neural architecture search via Bayesian optimisation with Weisfeiler–Lehman
+kernels", ICLR 2021). The hierarchical WL kernel (Schrodi et al., NeurIPS 2023; §7) is a weighted
+sum of such kernels over a derivation's level graphs: one block of columns per level, weighted by
+:class:`WLKernel`'s learnt softmax weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import gpytorch
+import numpy as np
+import torch
+
+from tunewise.nas.derivation import Derivation
+from tunewise.nas.grammar import Grammar
+from tunewise.nas.graph import LabelledGraph, architecture_graph, level_graphs, max_level
+
+_DIGESTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+_MAX_DIGESTS = 1_000_000  # a memo, cleared when full: the digests themselves never change
+
+
+def _relabel(label: str, ins: list[str], outs: list[str]) -> str:
+    key = (label, tuple(sorted(ins)), tuple(sorted(outs)))
+    hit = _DIGESTS.get(key)
+    if hit is None:
+        text = "\x1f".join([label, "\x1e".join(key[1]), "\x1e".join(key[2])])
+        hit = hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+        if len(_DIGESTS) >= _MAX_DIGESTS:
+            _DIGESTS.clear()
+        _DIGESTS[key] = hit
+    return hit
+
+
+def wl_histogram(graph: LabelledGraph, *, h: int) -> Counter[str]:
+    """WL subtree label counts of iterations ``0..h``; keys ``"<iteration>:<label>"``.
+
+    Iteration 0 keys carry the node labels' text, later ones a BLAKE2 digest of (label, sorted
+    in-neighbour labels, sorted out-neighbour labels): the same in every process.
+    """
+    if h < 0:
+        raise ValueError(f"wl_histogram: h must be >= 0, got {h}")
+    n = len(graph.labels)
+    ins: list[list[int]] = [[] for _ in range(n)]
+    outs: list[list[int]] = [[] for _ in range(n)]
+    for u, v in graph.edges:
+        outs[u].append(v)
+        ins[v].append(u)
+    labels = list(graph.labels)
+    hist: Counter[str] = Counter(f"0:{lab}" for lab in labels)
+    for it in range(1, h + 1):
+        labels = [
+            _relabel(labels[i], [labels[j] for j in ins[i]], [labels[j] for j in outs[i]])
+            for i in range(n)
+        ]
+        hist.update(f"{it}:{lab}" for lab in labels)
+    return hist
+
+
+class WLVocabulary:
+    """Maps WL histograms to rows of a fixed vocabulary (the sorted labels seen by :meth:`fit`).
+
+    :meth:`transform` divides each row by the norm of the histogram's *full* counts (labels
+    outside the vocabulary included), so ``rows[i] @ rows[j]`` is exactly the normalized WL kernel
+    whenever one of the two graphs was in the fitted set.
+    """
+
+    def __init__(self) -> None:
+        self.labels: tuple[str, ...] = ()
+        self.index: dict[str, int] = {}
+
+    def fit(self, histograms: Iterable[Counter[str]]) -> WLVocabulary:
+        """Take the union of the histograms' labels as the vocabulary; returns ``self``."""
+        seen: set[str] = set()
+        for hist in histograms:
+            seen.update(hist)
+        self.labels = tuple(sorted(seen))
+        self.index = {lab: i for i, lab in enumerate(self.labels)}
+        return self
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def transform(
+        self, histograms: Sequence[Counter[str]]
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Rows of shape (n, V), float64, each of unit norm over its graph's full histogram."""
+        out = np.zeros((len(histograms), len(self.labels)), dtype=np.float64)
+        self._fill(histograms, out)
+        return out
+
+    def _fill(self, histograms: Sequence[Counter[str]], out: np.ndarray[Any, Any]) -> None:
+        for r, hist in enumerate(histograms):
+            norm = math.sqrt(sum(c * c for c in hist.values()))
+            if norm == 0.0:
+                continue
+            for lab, c in hist.items():
+                j = self.index.get(lab)
+                if j is not None:
+                    out[r, j] = c / norm
+
+
+class WLKernel(gpytorch.kernels.Kernel):  # type: ignore[misc]  # gpytorch is untyped
+    """``k(x, y) = sum_l softmax(w)_l <x_l, y_l>`` over column blocks ``x_l`` (one per level graph).
+
+    Inputs are :class:`WLVocabulary` rows concatenated block by block (``block_sizes``, summing to
+    the number of active columns); one block gives the plain WL kernel. ``raw_weights`` (shape
+    ``(*batch_shape, len(block_sizes))``, zeros = uniform at the start) is learnt by marginal
+    likelihood with the GP. A nonnegative sum of linear kernels: positive semi-definite by
+    construction, ``k(x, x) = 1`` for unit-norm blocks. Wrap in a ``ScaleKernel`` (and/or multiply
+    by another kernel over other columns) as the caller needs.
+    """
+
+    has_lengthscale = False
+
+    def __init__(self, block_sizes: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        sizes = [int(s) for s in block_sizes]
+        if not sizes or any(s < 0 for s in sizes):
+            raise ValueError(f"WLKernel: block_sizes must be nonnegative, got {block_sizes}")
+        self.block_sizes = tuple(sizes)
+        self.register_parameter(
+            "raw_weights", torch.nn.Parameter(torch.zeros(*self.batch_shape, len(sizes)))
+        )
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """The level weights ``softmax(raw_weights)``, shape ``(*batch_shape, n_blocks)``."""
+        return torch.softmax(self.raw_weights, dim=-1)
+
+    def forward(
+        self,
+        x1: torch.Tensor,
+        x2: torch.Tensor,
+        diag: bool = False,
+        last_dim_is_batch: bool = False,
+        **params: Any,
+    ) -> torch.Tensor:
+        if last_dim_is_batch:
+            raise NotImplementedError("WLKernel does not support last_dim_is_batch")
+        if x1.shape[-1] != sum(self.block_sizes):
+            raise ValueError(
+                f"WLKernel: inputs have {x1.shape[-1]} columns, blocks {self.block_sizes} "
+                f"sum to {sum(self.block_sizes)}"
+            )
+        sizes = torch.tensor(self.block_sizes, device=x1.device)
+        per_col = torch.repeat_interleave(self.weights.to(x1), sizes, dim=-1)
+        scaled = x1 * per_col.unsqueeze(-2)
+        if diag:
+            return (scaled * x2).sum(-1)
+        return scaled @ x2.transpose(-2, -1)
+
+
+def architecture_features(
+    grammar: Grammar,
+    derivations: Sequence[str | Derivation],
+    *,
+    h: int = 2,
+    hierarchical: bool = False,
+    vocabulary: WLVocabulary | list[WLVocabulary] | None = None,
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], WLVocabulary | list[WLVocabulary], list[int]]:
+    """WL feature rows of ``derivations`` (n, sum of block sizes), for :class:`WLKernel`.
+
+    Plain: one block over the full :func:`~tunewise.nas.graph.architecture_graph`. Hierarchical:
+    one block per :func:`~tunewise.nas.graph.level_graphs` level (the last is the full graph).
+    ``vocabulary``: reuse one fitted before (a list, one per level, when hierarchical); else it is
+    fitted on ``derivations``, which should hold training and candidate architectures together.
+    Returns (features, the vocabulary or vocabularies, block sizes).
+    """
+    parsed = [grammar.parse(d) if isinstance(d, str) else d for d in derivations]
+    if hierarchical:
+        top = max_level(grammar)
+        per_level: list[list[Counter[str]]] = [[] for _ in range(top + 1)]
+        for d in parsed:
+            for lvl, g in enumerate(level_graphs(grammar, d, levels=top)):
+                per_level[lvl].append(wl_histogram(g, h=h))
+        if vocabulary is None:
+            vocabs = [WLVocabulary().fit(hs) for hs in per_level]
+        elif isinstance(vocabulary, list) and len(vocabulary) == top + 1:
+            vocabs = vocabulary
+        else:
+            raise ValueError(f"architecture_features: need a list of {top + 1} vocabularies")
+        sizes = [len(v) for v in vocabs]
+        out = np.zeros((len(parsed), sum(sizes)), dtype=np.float64)
+        start = 0
+        for v, hs in zip(vocabs, per_level, strict=True):
+            v._fill(hs, out[:, start : start + len(v)])
+            start += len(v)
+        return out, vocabs, sizes
+    hists = [wl_histogram(architecture_graph(grammar, d), h=h) for d in parsed]
+    if vocabulary is None:
+        vocab = WLVocabulary().fit(hists)
+    elif isinstance(vocabulary, WLVocabulary):
+        vocab = vocabulary
+    else:
+        raise ValueError("architecture_features: need one WLVocabulary when not hierarchical")
+    return vocab.transform(hists), vocab, [len(vocab)]

@@ -1,0 +1,202 @@
+"""Architectures as node-labelled DAGs, for graph kernels (ALGORITHMS.md §7 and §12).
+
+A derivation compiles into a network by replacing each edge of a topology with the sub-network of
+the child that fills it (:mod:`tunewise.nas.network`). Graph kernels compare *operations*, so here
+the network is drawn with operations as nodes (the line graph of the compiled edge-DAG):
+
+- node 0 is labelled ``"input"``, the last node ``"output"``; in between, one node per primitive of
+  the derivation, labelled with the primitive's name, in pre-order (left to right);
+- an operation's node sits between its edge's endpoints: ``a -> b`` when ``a``'s edge ends at the
+  junction where ``b``'s starts, ``input -> a`` when ``a`` starts at the network input and
+  ``a -> output`` when it ends at the network output. Junctions (summing nodes of a topology) are
+  not nodes of their own; topology names vanish from the full graph.
+
+Every primitive stays a node, identity-like or not: NAS-Bench-201's ``skip_connect`` is a node
+labelled ``"skip_connect"`` and ``none`` (which cuts its edge in the network) a node labelled
+``"none"`` with its edges kept, so two cells differing in where the cut is stay distinguishable.
+
+:func:`level_graphs` gives the coarse-to-fine views the hierarchical WL kernel sums over: level
+``l`` expands derivation nodes at depth ``<= l`` (the root at depth 0) and draws every subtree
+rooted at depth ``l + 1`` that is a topology as one *coarse* node labelled with its topology's
+name; primitives are drawn as themselves at any level.
+
+Pure Python (no torch): the topologies' edge lists are :data:`TOPOLOGY_EDGES`, kept equal to
+:data:`tunewise.nas.TOPOLOGIES` by a test; pass ``topologies=`` for others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tunewise.nas.derivation import Derivation
+from tunewise.nas.errors import GrammarError
+from tunewise.nas.grammar import Grammar
+
+
+@dataclass(frozen=True)
+class LabelledGraph:
+    """A directed node-labelled graph: node ``i`` has label ``labels[i]``; ``edges`` are
+    ``(source, target)`` pairs, sorted and without duplicates."""
+
+    labels: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...]
+
+
+Edges = tuple[tuple[int, int], ...]
+
+
+def _linear(k: int) -> Edges:
+    return tuple((i, i + 1) for i in range(k))
+
+
+def _diamond(k: int) -> Edges:
+    out = 2 * k - 1
+    edges = [(0, 1), (0, 2)]
+    for i in range(2, k):
+        edges += [(2 * i - 3, 2 * i - 1), (2 * i - 2, 2 * i)]
+    return (*edges, (2 * k - 3, out), (2 * k - 2, out))
+
+
+TOPOLOGY_EDGES: dict[str, Edges] = {
+    **{f"Linear{k}": _linear(k) for k in range(1, 7)},
+    **{f"Sequential{k}": _linear(k) for k in range(1, 7)},
+    "Linear1b": _linear(1),
+    "Residual2": ((0, 1), (0, 2), (1, 2)),
+    "Residual3": ((0, 1), (1, 2), (0, 3), (2, 3)),
+    **{f"Diamond{k}": _diamond(k) for k in (2, 3, 4)},
+    "Cell": ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)),
+}
+"""Edge lists of the ready topologies (nodes 0..n, 0 the input, n the output), by name."""
+
+
+def _derivation(grammar: Grammar, derivation: str | Derivation) -> Derivation:
+    return grammar.parse(derivation) if isinstance(derivation, str) else derivation
+
+
+class _Drawer:
+    """Expands a derivation into operation nodes on junctions, down to a depth cut-off."""
+
+    def __init__(self, grammar: Grammar, topologies: Mapping[str, Sequence[tuple[int, int]]]):
+        self.grammar = grammar
+        self.topologies = topologies
+        self.labels: list[str] = []
+        self.ops: list[tuple[int, int]] = []  # per operation node: (source, target) junction
+        self.junctions = 2  # 0: the network input, 1: its output
+
+    def draw(self, d: Derivation, src: int, dst: int, depth: int, cut: int | None) -> None:
+        if not d.children or (cut is not None and depth > cut):
+            self.labels.append(d.terminal)
+            self.ops.append((src, dst))
+            return
+        edges = self.topologies.get(d.terminal)
+        if edges is None:
+            raise GrammarError(
+                f"topology {d.terminal!r} has no edge list: pass topologies={{...}} "
+                f"(known: {sorted(self.topologies)})"
+            )
+        if len(edges) != len(d.children):
+            raise GrammarError(
+                f"topology {d.terminal!r} has {len(edges)} edges, the derivation "
+                f"{len(d.children)} children"
+            )
+        n = max(v for _, v in edges)
+        where = {0: src, n: dst}
+        for node in range(1, n):
+            where[node] = self.junctions
+            self.junctions += 1
+        for (u, v), child in zip(edges, d.children, strict=True):
+            self.draw(child, where[u], where[v], depth + 1, cut)
+
+    def graph(self) -> LabelledGraph:
+        n_ops = len(self.labels)
+        out = n_ops + 1
+        starting: dict[int, list[int]] = {}
+        for i, (s, _) in enumerate(self.ops):
+            starting.setdefault(s, []).append(i + 1)
+        edges: set[tuple[int, int]] = {(0, i) for i in starting.get(0, ())}
+        for i, (_, t) in enumerate(self.ops):
+            if t == 1:
+                edges.add((i + 1, out))
+            else:
+                edges.update((i + 1, j) for j in starting.get(t, ()))
+        return LabelledGraph(("input", *self.labels, "output"), tuple(sorted(edges)))
+
+
+def _draw(
+    grammar: Grammar,
+    d: Derivation,
+    cut: int | None,
+    topologies: Mapping[str, Sequence[tuple[int, int]]] | None,
+) -> LabelledGraph:
+    drawer = _Drawer(grammar, TOPOLOGY_EDGES if topologies is None else topologies)
+    drawer.draw(d, 0, 1, 0, cut)
+    return drawer.graph()
+
+
+def architecture_graph(
+    grammar: Grammar,
+    derivation: str | Derivation,
+    *,
+    topologies: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+) -> LabelledGraph:
+    """The compiled network of ``derivation`` with operations as nodes (see the module docstring).
+
+    ``derivation``: a canonical string (parsed by ``grammar``) or a :class:`Derivation`;
+    ``topologies``: topology name -> edge list, default :data:`TOPOLOGY_EDGES`.
+    """
+    return _draw(grammar, _derivation(grammar, derivation), None, topologies)
+
+
+def max_level(grammar: Grammar) -> int:
+    """The deepest depth at which any derivation of ``grammar`` has a topology node (root = 0).
+
+    Bounded by the grammar's depth limits (a recursive grammar must have them); a production whose
+    subtree cannot terminate may make this an over-estimate, which only repeats the full graph.
+    """
+    memo: dict[tuple[str, tuple[tuple[str, int], ...]], int] = {}
+
+    def deepest(sym: str, counts: tuple[tuple[str, int], ...]) -> int:
+        key = (sym, counts)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        best = -1
+        for rhs in grammar.productions[sym]:
+            kids = rhs[1:]
+            if not kids:
+                continue
+            below = 0
+            for kid in kids:
+                c = dict(counts)
+                if kid in grammar.depth:
+                    if c.get(kid, 0) >= grammar.depth[kid]:
+                        below = -2  # not allowed here
+                        break
+                    c[kid] = c.get(kid, 0) + 1
+                below = max(below, 1 + deepest(kid, tuple(sorted(c.items()))))
+            if below >= 0:
+                best = max(best, below)
+        memo[key] = best if best >= 0 else -1
+        return memo[key]
+
+    start = {grammar.start: 1} if grammar.start in grammar.depth else {}
+    return max(deepest(grammar.start, tuple(sorted(start.items()))), 0)
+
+
+def level_graphs(
+    grammar: Grammar,
+    derivation: str | Derivation,
+    *,
+    levels: int | None = None,
+    topologies: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+) -> list[LabelledGraph]:
+    """The graphs of ``derivation`` expanded down to level ``l = 0..L`` (module docstring).
+
+    ``L`` defaults to :func:`max_level` of the grammar, the same for every derivation (so the
+    hierarchical kernel has a fixed number of blocks), and the last graph equals
+    :func:`architecture_graph`'s; shallower derivations repeat their full graph at deeper levels.
+    """
+    d = _derivation(grammar, derivation)
+    top = max_level(grammar) if levels is None else levels
+    return [_draw(grammar, d, cut, topologies) for cut in range(top + 1)]
