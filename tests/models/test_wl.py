@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import torch
 from tunewise.models.wl import WLKernel, WLVocabulary, architecture_features, wl_histogram
 from tunewise.nas import Grammar
 from tunewise.nas.grammars import hierarchical_nb201, nb201_cell
-from tunewise.nas.graph import LabelledGraph
+from tunewise.nas.graph import LabelledGraph, architecture_graph
 
 # G1: input -> conv -> output.  G2: input -> {conv, id} -> output.  G3: G1's labels, edges reversed.
 G1 = LabelledGraph(("input", "conv", "output"), ((0, 1), (1, 2)))
@@ -65,7 +66,29 @@ def test_labels_outside_the_vocabulary_count_in_the_norm() -> None:
     vocab = WLVocabulary().fit([wl_histogram(G1, h=2)])
     r1, r2 = vocab.transform([wl_histogram(G1, h=2), wl_histogram(G2, h=2)])
     assert r1 @ r2 == pytest.approx(4 / math.sqrt(9 * 12))
-    assert r2 @ r2 == pytest.approx(4 / 12)  # G2's own labels outside the vocabulary are lost
+    # Only G1 was fitted, so all its labels are its own (one column): G2's row is its projection.
+    assert r1.shape == (1,) and r1[0] == pytest.approx(1.0)
+    assert r2 @ r2 == pytest.approx((4 / math.sqrt(9 * 12)) ** 2)
+
+
+def test_labels_of_one_graph_share_a_column_and_keep_the_kernel_exact() -> None:
+    hier = hierarchical_nb201()
+    rng = np.random.default_rng(5)
+    graphs = [architecture_graph(hier, hier.sample(rng)) for _ in range(12)]
+    hists = [wl_histogram(g, h=2) for g in graphs]
+    vocab = WLVocabulary().fit(hists[:8])
+    assert len(vocab) < len(set().union(*hists[:8])) / 2
+    rows = vocab.transform(hists)
+    for i in range(12):
+        for j in range(8):
+            exact = sum(c * hists[j][lab] for lab, c in hists[i].items()) / math.sqrt(
+                k_self(hists[i]) * k_self(hists[j])
+            )
+            assert rows[i] @ rows[j] == pytest.approx(exact, abs=1e-12)
+
+
+def k_self(hist: Counter[str]) -> float:
+    return float(sum(c * c for c in hist.values()))
 
 
 @pytest.mark.slow  # a fresh interpreter imports torch and gpytorch (about 4 s)
@@ -161,3 +184,21 @@ def test_reused_vocabulary_gives_the_training_columns() -> None:
     assert torch.allclose(gram(np.vstack([x, xc]), blocks)[5:, :5], full[5:, :5])
     with pytest.raises(ValueError, match="vocabular"):
         architecture_features(grammar, cand, hierarchical=True, vocabulary=vocabs[0])
+
+
+def test_the_docs_examples_run() -> None:
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "graph-kernels.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) == 2
+    scope: dict[str, object] = {}
+    exec(blocks[0], scope)
+    graph = scope["g"]
+    assert isinstance(graph, LabelledGraph)
+    for line in blocks[0].splitlines():  # the values the comments show
+        if line.startswith(("g.labels", "g.edges")):
+            expr, shown = line.split("#", 1)
+            assert repr(eval(expr, scope)) == shown.strip()
+    exec(blocks[1], scope)

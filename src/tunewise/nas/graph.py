@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tunewise.nas.derivation import Derivation
+from tunewise.nas.derivation import Derivation, RawTree, parse_raw
 from tunewise.nas.errors import GrammarError
 from tunewise.nas.grammar import Grammar
 
@@ -70,8 +70,17 @@ TOPOLOGY_EDGES: dict[str, Edges] = {
 """Edge lists of the ready topologies (nodes 0..n, 0 the input, n the output), by name."""
 
 
-def _derivation(grammar: Grammar, derivation: str | Derivation) -> Derivation:
-    return grammar.parse(derivation) if isinstance(derivation, str) else derivation
+Tree = Derivation | RawTree
+
+
+def _tree(derivation: str | Derivation) -> Tree:
+    """A string is read by its bracket syntax only (what the graph needs: terminals and
+    children), not matched against the grammar, which costs several times more."""
+    return parse_raw(derivation) if isinstance(derivation, str) else derivation
+
+
+def _name(d: Tree) -> str:
+    return d.terminal if isinstance(d, Derivation) else d.name
 
 
 class _Drawer:
@@ -84,20 +93,21 @@ class _Drawer:
         self.ops: list[tuple[int, int]] = []  # per operation node: (source, target) junction
         self.junctions = 2  # 0: the network input, 1: its output
 
-    def draw(self, d: Derivation, src: int, dst: int, depth: int, cut: int | None) -> None:
+    def draw(self, d: Tree, src: int, dst: int, depth: int, cut: int | None) -> None:
+        name = _name(d)
         if not d.children or (cut is not None and depth > cut):
-            self.labels.append(d.terminal)
+            self.labels.append(name)
             self.ops.append((src, dst))
             return
-        edges = self.topologies.get(d.terminal)
+        edges = self.topologies.get(name)
         if edges is None:
             raise GrammarError(
-                f"topology {d.terminal!r} has no edge list: pass topologies={{...}} "
+                f"topology {name!r} has no edge list: pass topologies={{...}} "
                 f"(known: {sorted(self.topologies)})"
             )
         if len(edges) != len(d.children):
             raise GrammarError(
-                f"topology {d.terminal!r} has {len(edges)} edges, the derivation "
+                f"topology {name!r} has {len(edges)} edges, the derivation "
                 f"{len(d.children)} children"
             )
         n = max(v for _, v in edges)
@@ -105,7 +115,8 @@ class _Drawer:
         for node in range(1, n):
             where[node] = self.junctions
             self.junctions += 1
-        for (u, v), child in zip(edges, d.children, strict=True):
+        children: Sequence[Tree] = d.children
+        for (u, v), child in zip(edges, children, strict=True):
             self.draw(child, where[u], where[v], depth + 1, cut)
 
     def graph(self) -> LabelledGraph:
@@ -125,7 +136,7 @@ class _Drawer:
 
 def _draw(
     grammar: Grammar,
-    d: Derivation,
+    d: Tree,
     cut: int | None,
     topologies: Mapping[str, Sequence[tuple[int, int]]] | None,
 ) -> LabelledGraph:
@@ -142,10 +153,12 @@ def architecture_graph(
 ) -> LabelledGraph:
     """The compiled network of ``derivation`` with operations as nodes (see the module docstring).
 
-    ``derivation``: a canonical string (parsed by ``grammar``) or a :class:`Derivation`;
-    ``topologies``: topology name -> edge list, default :data:`TOPOLOGY_EDGES`.
+    ``derivation``: a canonical string or a :class:`Derivation`. A string is read by its bracket
+    syntax, not checked against ``grammar`` (values from a study's store were checked when
+    stored; call ``grammar.parse`` first for others). ``topologies``: topology name -> edge list,
+    default :data:`TOPOLOGY_EDGES`.
     """
-    return _draw(grammar, _derivation(grammar, derivation), None, topologies)
+    return _draw(grammar, _tree(derivation), None, topologies)
 
 
 def max_level(grammar: Grammar) -> int:
@@ -197,6 +210,6 @@ def level_graphs(
     hierarchical kernel has a fixed number of blocks), and the last graph equals
     :func:`architecture_graph`'s; shallower derivations repeat their full graph at deeper levels.
     """
-    d = _derivation(grammar, derivation)
+    d = _tree(derivation)
     top = max_level(grammar) if levels is None else levels
     return [_draw(grammar, d, cut, topologies) for cut in range(top + 1)]
