@@ -113,7 +113,18 @@ def supported(name: str) -> list[str]:
     ]
 
 
-CASES = [(name, key) for name in optimizers.names() for key in supported(name)]
+MODEL_BASED_ON_ARCHITECTURES = {"bayesian_optimization", "pibo"}  # a few seconds per model ask
+CASES = [
+    pytest.param(
+        name,
+        key,
+        marks=[pytest.mark.slow]
+        if key == "architecture" and name in MODEL_BASED_ON_ARCHITECTURES
+        else [],
+    )
+    for name in optimizers.names()
+    for key in supported(name)
+]
 
 
 @pytest.mark.parametrize(("name", "space_key"), CASES)

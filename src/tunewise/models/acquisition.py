@@ -231,3 +231,22 @@ def _local_starts(incumbents: Tensor, bounds: Tensor) -> Tensor:
     width = bounds[1] - bounds[0]
     moved = incumbents + LOCAL_SIGMA * width * torch.randn_like(incumbents)
     return torch.cat([incumbents, moved]).clamp(bounds[0], bounds[1])
+
+
+class FixedColumns(AcquisitionFunction):
+    """``acq`` with trailing columns fixed: ``X`` (batch x q x d) -> ``acq([X, tail])``.
+
+    The joint model's hyperparameter refinement (:mod:`tunewise.optimizers.architecture_bo`):
+    the architecture's feature columns stay those of one candidate while :func:`optimize` moves
+    the ``d`` cube columns.
+    """
+
+    def __init__(self, acq: AcquisitionFunction, tail: Tensor) -> None:
+        super().__init__(model=acq.model)
+        self.inner = acq
+        self.tail = tail.reshape(-1)
+
+    def forward(self, X: Tensor) -> Tensor:
+        tail = self.tail.to(X).expand(*X.shape[:-1], len(self.tail))
+        value: Tensor = self.inner(torch.cat([X, tail], dim=-1))
+        return value

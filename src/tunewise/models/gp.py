@@ -184,9 +184,13 @@ class ImputeInactive(InputTransform, torch.nn.Module):
         self.register_buffer("impute", torch.tensor(encoding.impute, dtype=DTYPE))
 
     def transform(self, X: Tensor) -> Tensor:
-        flat = X.detach().reshape(-1, X.shape[-1]).cpu().numpy()
-        mask = torch.from_numpy(self.encoding.active_mask(flat)).reshape(X.shape)
-        return torch.where(mask.to(X.device), X, self.impute.to(X))
+        """Columns past the encoding's ``d`` (a joint model's architecture features) pass as they
+        are."""
+        d = self.encoding.dim
+        head, tail = X[..., :d], X[..., d:]
+        flat = head.detach().reshape(-1, d).cpu().numpy()
+        mask = torch.from_numpy(self.encoding.active_mask(flat)).reshape(head.shape)
+        return torch.cat([torch.where(mask.to(X.device), head, self.impute.to(X)), tail], dim=-1)
 
 
 def impute_failures(y: Array) -> Array:
@@ -233,20 +237,25 @@ def build_model(x: Array, y: Array, encoding: Encoding) -> SingleTaskGP:
     the optimum as noise and BO stopped short of it (median Branin regret 2e-3 after 40 evaluations
     against 2.6e-4 here). The marginal likelihood still raises the noise where the data is noisy.
     """
-    prior = LogNormalPrior(NOISE_LOG_LOC, 1.0)
-    likelihood = GaussianLikelihood(
-        noise_prior=prior,
-        noise_constraint=GreaterThan(NOISE_FLOOR, transform=None, initial_value=prior.mode),
-    )
     train_x = torch.tensor(x, dtype=DTYPE)
     train_y = -torch.tensor(y, dtype=DTYPE).unsqueeze(-1)
     transform = ImputeInactive(encoding) if encoding.space.has_conditions else None
     cat_dims = [j for j, k in encoding.cat_dims.items() if k > 1]
     if cat_dims:
         return MixedSingleTaskGP(
-            train_x, train_y, cat_dims=cat_dims, input_transform=transform, likelihood=likelihood
+            train_x, train_y, cat_dims=cat_dims, input_transform=transform, likelihood=likelihood()
         )
-    return SingleTaskGP(train_x, train_y, input_transform=transform, likelihood=likelihood)
+    return SingleTaskGP(train_x, train_y, input_transform=transform, likelihood=likelihood())
+
+
+def likelihood() -> GaussianLikelihood:
+    """The Gaussian likelihood of :func:`build_model`: the low noise prior (``NOISE_LOG_LOC``)
+    over the floor ``NOISE_FLOOR``; shared by the joint model (:mod:`tunewise.models.joint`)."""
+    prior = LogNormalPrior(NOISE_LOG_LOC, 1.0)
+    return GaussianLikelihood(
+        noise_prior=prior,
+        noise_constraint=GreaterThan(NOISE_FLOOR, transform=None, initial_value=prior.mode),
+    )
 
 
 def hyperparameters(model: torch.nn.Module) -> dict[str, Tensor]:

@@ -13,6 +13,14 @@ Decisions per suggestion ``k`` (slot ``"bo:k"``, ``k = history.next_number + i``
    (:mod:`tunewise.models.acquisition`), with other workers' pending trials and the batch's
    earlier picks as a constant liar (``"log_ei"``) or as ``X_pending`` of qLogNEI (``"qlog_nei"``).
 
+Spaces with architecture parameters (:class:`~tunewise.space.Architecture`): the model step is
+:mod:`tunewise.optimizers.architecture_bo` (one GP over the cube and the architectures'
+Weisfeiler–Lehman features, log-EI maximized by evolution of derivations, then the winner's cube
+part refined); the initial design has at least ``ARCHITECTURE_DESIGN`` samples (10, as Schrodi et
+al. 2023). ``wl_h``: WL iterations; ``wl_hierarchical``: the hierarchical WL kernel over the
+derivation's level graphs; ``combine``: ``"product"`` or ``"additive"`` kernel of the cube and the
+architectures (:mod:`tunewise.models.joint`).
+
 torch/BoTorch are imported inside :meth:`ask` only. The fit cache on the instance changes nothing
 but speed (anchored warm starts, see :mod:`tunewise.models.gp`). Each suggestion's ``info`` says
 where it came from and what the model cost (``fit_seconds``, ``acquisition_seconds``).
@@ -32,6 +40,9 @@ from tunewise.space import Space
 from tunewise.trial import History, Suggestion, max_fidelity, rng_for
 
 _ACQUISITIONS = ("log_ei", "qlog_nei")
+_COMBINES = ("product", "additive")
+ARCHITECTURE_DESIGN = 10
+"""The smallest initial design of a space with architecture parameters."""
 
 
 def _positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
@@ -53,7 +64,7 @@ class BayesianOptimization(Optimizer):
     """
 
     name = "bayesian_optimization"
-    capabilities = Capabilities(priors=False, fidelity=False, conditions=True)
+    capabilities = Capabilities(priors=False, fidelity=False, conditions=True, architectures=True)
     slot_prefix: ClassVar[str] = "bo"
 
     def __init__(
@@ -67,6 +78,9 @@ class BayesianOptimization(Optimizer):
         warm_iterations: int = 20,
         prior_first: bool = False,
         local_starts: int = 3,
+        wl_h: int = 2,
+        wl_hierarchical: bool = False,
+        combine: str = "product",
     ) -> None:
         owner = self.name
         if initial_design_size is not None:
@@ -80,6 +94,13 @@ class BayesianOptimization(Optimizer):
         _positive_int(owner, "max_points", max_points, minimum=8)
         _positive_int(owner, "warm_iterations", warm_iterations)
         _positive_int(owner, "local_starts", local_starts, minimum=0)
+        _positive_int(owner, "wl_h", wl_h, minimum=0)
+        if not isinstance(wl_hierarchical, bool):
+            raise ValueError(
+                f"{owner}: wl_hierarchical must be True or False, got {wl_hierarchical!r}"
+            )
+        if combine not in _COMBINES:
+            raise ValueError(f"{owner}: combine must be one of {list(_COMBINES)}, got {combine!r}")
         if not isinstance(prior_first, bool):
             raise ValueError(f"{owner}: prior_first must be True or False, got {prior_first!r}")
         self.initial_design_size = initial_design_size
@@ -90,11 +111,16 @@ class BayesianOptimization(Optimizer):
         self.warm_iterations = warm_iterations
         self.prior_first = prior_first
         self.local_starts = local_starts
+        self.wl_h = wl_h
+        self.wl_hierarchical = wl_hierarchical
+        self.combine = combine
         self._cache: Any = None  # models.gp.FitCache, created on the first model-based ask
 
     def design_size(self, space: Space) -> int:
         if self.initial_design_size is not None:
             return self.initial_design_size
+        if space.architectures:
+            return max(len(space.dimension_names) + 1, ARCHITECTURE_DESIGN)
         return len(space.dimension_names) + 1
 
     def ask(self, history: History, n: int = 1) -> list[Suggestion]:
@@ -130,9 +156,12 @@ class BayesianOptimization(Optimizer):
 
     # -- the model ---------------------------------------------------------------------------
 
-    def _prior(self, encoding: Any, obs: Observations) -> tuple[Any, float, dict[str, Any]]:
+    def _prior(
+        self, encoding: Any, obs: Observations, log_density: Any = None
+    ) -> tuple[Any, float, dict[str, Any]]:
         """(log-prior module, exponent, facts for ``info``) weighting the acquisition from the
-        observations the model is fit on; none for plain BO."""
+        observations the model is fit on; none for plain BO. ``log_density`` (n,): the observed
+        configs' whole log prior when it is more than the cube's (architectures)."""
         return None, 0.0, {}
 
     def _from_model(
@@ -141,6 +170,10 @@ class BayesianOptimization(Optimizer):
         from tunewise.models import gp
 
         with gp.one_thread():
+            if history.space.architectures:
+                from tunewise.optimizers import architecture_bo
+
+                return architecture_bo.suggestions(self, history, numbers, taken)
             return self._model_suggestions(history, numbers, taken)
 
     def _model_suggestions(

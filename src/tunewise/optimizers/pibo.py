@@ -4,7 +4,10 @@ Hvarfner et al. 2022 ("piBO: Augmenting Acquisition Functions with User Beliefs 
 Optimization", ICLR): maximize ``acq(x) * pi(x) ** (beta / n)``, in log space
 ``log acq(x) + (beta / n) * log pi(x)`` (BoTorch's ``PriorGuidedAcquisitionFunction`` around the
 same log-EI / qLogNEI as :class:`BayesianOptimization`), where ``pi`` is the space's prior density
-on the unit cube (:meth:`Space.log_prior_unit`) and ``n`` the number of observations the model is
+on the unit cube (:meth:`Space.log_prior_unit`; for an architecture parameter, plus its production
+prior relative to uniform sampling, :meth:`Architecture.log_prior`, which enters the evolutionary
+acquisition search's fitness, :mod:`tunewise.optimizers.architecture_bo`, whose initial population
+is then drawn from the prior) and ``n`` the number of observations the model is
 fit on (failed ones included). The prior dominates early and fades as data accrue, so a bad
 prior costs a few evaluations, not convergence.
 
@@ -16,7 +19,8 @@ turns that off).
 
 ``decay="exponential"`` uses NePS-new's schedule instead (ALGORITHMS.md §3): the exponent is
 ``exp(-(n - d) / d)`` for ``d`` searchable dimensions (``beta`` is then unused), so the prior
-fades within a few multiples of ``d`` evaluations, and is dropped once below 1e-4.
+fades within a few multiples of ``d`` evaluations (``d`` counts each architecture as one), and is
+dropped once below 1e-4.
 
 ``prior_evidence=True`` (the default; a departure from the paper, ALGORITHMS.md §9, on by default
 because it recovers from bad priors without costing good ones in our benchmarks,
@@ -50,7 +54,7 @@ class PiBO(BayesianOptimization):
     """Prior-weighted BO (see the module docstring); ``beta >= 0`` sets the prior's strength."""
 
     name = "pibo"
-    capabilities = Capabilities(priors=True, fidelity=False, conditions=True)
+    capabilities = Capabilities(priors=True, fidelity=False, conditions=True, architectures=True)
     slot_prefix: ClassVar[str] = "pibo"
 
     def __init__(
@@ -67,6 +71,9 @@ class PiBO(BayesianOptimization):
         prior_first: bool = True,
         local_starts: int = 3,
         prior_evidence: bool = True,
+        wl_h: int = 2,
+        wl_hierarchical: bool = False,
+        combine: str = "product",
     ) -> None:
         if (
             not isinstance(beta, int | float)
@@ -88,12 +95,17 @@ class PiBO(BayesianOptimization):
             warm_iterations=warm_iterations,
             prior_first=prior_first,
             local_starts=local_starts,
+            wl_h=wl_h,
+            wl_hierarchical=wl_hierarchical,
+            combine=combine,
         )
         self.beta = beta
         self.decay = decay
         self.prior_evidence = prior_evidence
 
-    def _prior(self, encoding: Any, obs: Observations) -> tuple[Any, float, dict[str, Any]]:
+    def _prior(
+        self, encoding: Any, obs: Observations, log_density: Any = None
+    ) -> tuple[Any, float, dict[str, Any]]:
         space = encoding.space
         if not space.has_priors or (self.decay == "beta_over_n" and self.beta == 0):
             return None, 0.0, {}
@@ -101,13 +113,15 @@ class PiBO(BayesianOptimization):
 
         n_obs = len(obs)
         if self.decay == "exponential":
-            d = max(len(space.dimension_names), 1)
+            d = max(len(space.dimension_names) + len(space.architectures), 1)
             exponent = min(math.exp(-(n_obs - d) / d), 1.0)
         else:
             exponent = self.beta / max(n_obs, 1)
         facts: dict[str, Any] = {}
         if self.prior_evidence:
-            log_density = np.atleast_1d(np.asarray(space.log_prior_unit(obs.u), dtype=np.float64))
+            if log_density is None:
+                log_density = space.log_prior_unit(obs.u)
+            log_density = np.atleast_1d(np.asarray(log_density, dtype=np.float64))
             evidence = prior_evidence.from_density(log_density, obs.y)
             exponent *= evidence.weight
             facts.update(evidence.facts())

@@ -418,7 +418,7 @@ class Space:
         mask = ~np.isnan(rows)
         searchable = self._searchable
         for name in self._order:
-            if name not in self._conditions:
+            if name not in self._conditions or name not in columns:  # architectures: no column
                 continue
             j = columns[name]
             for parent, allowed in self._conditions[name]:

@@ -1,0 +1,168 @@
+"""BO and piBO on spaces with architectures: the joint GP, evolution of derivations, refinement."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import tunewise as tw
+from tests.optimizers.loop import run_sequentially
+from tunewise import optimizers
+from tunewise.nas.grammars import nb201_cell
+from tunewise.trial import History, Trial, TrialStatus
+
+CELL_SPACE = tw.Space(cell=tw.Architecture(nb201_cell()))
+GOOD_PRIOR = {
+    "none": 0.05,
+    "skip_connect": 0.05,
+    "nor_conv_1x1": 0.1,
+    "nor_conv_3x3": 0.7,
+    "avg_pool_3x3": 0.1,
+}
+MIXED = tw.Space(
+    cell=tw.Architecture(nb201_cell()),
+    lr=tw.Float(1e-4, 1e-1, log=True),
+    opt=tw.Categorical(["adam", "sgd"]),
+    momentum=tw.Float(0.0, 0.99, when={"opt": "sgd"}),
+)
+
+
+def cell_loss(config: dict, fidelity: object = None) -> float:
+    """Minimum -6 at the all-3x3-convolution cell (a known optimum over the NB201 grammar)."""
+    cell = config["cell"]
+    return -cell.count("nor_conv_3x3") + 0.5 * cell.count("none")
+
+
+def mixed_loss(config: dict, trial: object = None) -> float:
+    """Minimum -6 at all-3x3 cells with lr = 1e-2 and sgd with momentum 0.9."""
+    lr = (math.log10(config["lr"]) + 2.0) ** 2
+    opt = 0.5 if config["opt"] == "adam" else 2.0 * (config["momentum"] - 0.9) ** 2
+    return cell_loss(config) + lr + opt
+
+
+def first_hit(trials: list[Trial], target: float) -> int:
+    hits = [t.number for t in trials if t.objective is not None and t.objective <= target]
+    return hits[0] if hits else len(trials)
+
+
+@pytest.mark.slow
+def test_bo_finds_the_best_cell_of_the_nb201_grammar() -> None:
+    """Random search needs ~15,625 / 1 evaluations for this cell; BO needs a few dozen."""
+    hits = [
+        first_hit(
+            run_sequentially(
+                optimizers.make("bayesian_optimization"),
+                space=CELL_SPACE,
+                loss=cell_loss,
+                n=35,
+                seed=seed,
+            ),
+            -6.0,
+        )
+        for seed in (0, 1)
+    ]
+    assert max(hits) < 35, hits
+
+
+def test_model_made_trials_record_their_costs_and_generations() -> None:
+    trials = run_sequentially(
+        optimizers.make("bayesian_optimization"), space=CELL_SPACE, loss=cell_loss, n=12
+    )
+    model_made = [t for t in trials if t.info.get("sampled_from") == "model"]
+    assert len(model_made) == 2  # the design is 10 samples
+    for t in model_made:
+        assert t.info["fit_seconds"] >= 0 and t.info["acquisition_seconds"] > 0
+        assert 10 <= t.info["generations"] <= 50
+    assert len({t.config["cell"] for t in trials}) == len(trials)
+
+
+@pytest.mark.slow
+def test_mixed_space_end_to_end_through_run_beats_random_search(tmp_path) -> None:
+    def best(optimizer: str) -> float:
+        result = tw.run(
+            mixed_loss,
+            MIXED,
+            root=tmp_path / optimizer,
+            budget=28,
+            optimizer=optimizer,
+            seed=0,
+            progress=False,
+        )
+        trials = result.trial_list
+        assert len(trials) == 28 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
+        for t in trials:
+            MIXED.validate_config(dict(t.config))
+        return min(t.objective for t in trials)
+
+    bo, random = best("bayesian_optimization"), best("random_search")
+    assert bo < random - 1.0, (bo, random)
+    assert bo < -4.5
+
+
+def target_loss(config: dict, fidelity: object = None) -> float:
+    """Minus the number of edges that match one cell (five 3x3 convolutions and one 1x1)."""
+    ops = [op.strip() for op in config["cell"][len("Cell(") : -1].split(",")]
+    return -float(sum(a == b for a, b in zip(ops, TARGET, strict=True)))
+
+
+TARGET = [
+    "nor_conv_3x3",
+    "nor_conv_3x3",
+    "nor_conv_1x1",
+    "nor_conv_3x3",
+    "nor_conv_3x3",
+    "nor_conv_3x3",
+]
+
+
+@pytest.mark.slow
+def test_pibo_with_a_good_production_prior_finds_the_target_cell_sooner() -> None:
+    prior_space = tw.Space(cell=tw.Architecture(nb201_cell(priors=GOOD_PRIOR)))
+    hits = {"pibo": [], "bo": []}
+    for seed in (0, 1):
+        pibo = run_sequentially(
+            optimizers.PiBO(prior_first=False), space=prior_space, loss=target_loss, n=16, seed=seed
+        )
+        bo = run_sequentially(
+            optimizers.BayesianOptimization(), space=CELL_SPACE, loss=target_loss, n=16, seed=seed
+        )
+        # the same uniform design: the prior acts through the acquisition only
+        assert [t.config for t in pibo[:10]] == [t.config for t in bo[:10]]
+        model_made = [t for t in pibo if t.info.get("sampled_from") == "model"]
+        assert model_made and all(t.info["prior_exponent"] > 0 for t in model_made)
+        hits["pibo"].append(first_hit(pibo, -6.0))
+        hits["bo"].append(first_hit(bo, -6.0))
+    assert all(p < b for p, b in zip(hits["pibo"], hits["bo"], strict=True)), hits
+
+
+def test_pending_trials_and_batches_get_new_cells_with_a_seeded_result() -> None:
+    trials = run_sequentially(
+        optimizers.make("bayesian_optimization"), space=CELL_SPACE, loss=cell_loss, n=10
+    )
+    # another worker is running two more trials: the model must not propose them again
+    running = [
+        Trial(number=10 + i, config={"cell": cell}, status=TrialStatus.RUNNING, slot=f"x:{i}")
+        for i, cell in enumerate(
+            [
+                "Cell(" + ", ".join(["nor_conv_3x3"] * 5 + [op]) + ")"
+                for op in ("none", "skip_connect")
+            ]
+        )
+    ]
+    history = History(space=CELL_SPACE, seed=0, trials=tuple(trials + running))
+    asks = [optimizers.make("bayesian_optimization").ask(history, 2) for _ in range(2)]
+    assert [s.config for s in asks[0]] == [s.config for s in asks[1]]
+    cells = [s.config["cell"] for s in asks[0]]
+    known = {t.config["cell"] for t in trials + running}
+    assert len(set(cells)) == 2 and not set(cells) & known
+    assert all(s.info["sampled_from"] == "model" for s in asks[0])
+
+
+def test_architecture_spaces_are_accepted_and_validated() -> None:
+    for name in ("bayesian_optimization", "pibo"):
+        optimizers.make(name).check_space(MIXED)
+    with pytest.raises(ValueError, match="combine"):
+        optimizers.BayesianOptimization(combine="both")
+    with pytest.raises(ValueError, match="wl_h"):
+        optimizers.PiBO(wl_h=-1)
