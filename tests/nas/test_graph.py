@@ -9,6 +9,7 @@ from tunewise.nas import Grammar
 from tunewise.nas.grammars import hierarchical_nb201, nb201_cell
 from tunewise.nas.graph import (
     TOPOLOGY_EDGES,
+    ZERO_PRIMITIVES,
     LabelledGraph,
     architecture_graph,
     level_graphs,
@@ -48,12 +49,16 @@ def test_level_graphs_coarse_to_full() -> None:
 
 def test_nb201_cell_graph() -> None:
     # Edges 0->1 (a), 0->2 (b), 1->2 (c), 0->3 (d), 1->3 (e), 2->3 (f): a feeds c and e, b and c
-    # feed f, d, e and f feed the output; none and skip_connect stay nodes.
-    g = architecture_graph(
-        nb201_cell(),
-        "Cell(nor_conv_3x3, skip_connect, none, none, avg_pool_3x3, nor_conv_1x1)",
+    # feed f, d, e and f feed the output. Here c and d are none: cut, no nodes.
+    text = "Cell(nor_conv_3x3, skip_connect, none, none, avg_pool_3x3, nor_conv_1x1)"
+    g = architecture_graph(nb201_cell(), text)
+    assert g == LabelledGraph(
+        ("input", "nor_conv_3x3", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "output"),
+        ((0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 5)),
     )
-    assert g.labels == (
+    # With none kept as nodes (zero=()): all six edges' operations, wired as above.
+    kept = architecture_graph(nb201_cell(), text, zero=())
+    assert kept.labels == (
         "input",
         "nor_conv_3x3",
         "skip_connect",
@@ -63,7 +68,7 @@ def test_nb201_cell_graph() -> None:
         "nor_conv_1x1",
         "output",
     )
-    assert g.edges == (
+    assert kept.edges == (
         (0, 1),
         (0, 2),
         (0, 4),
@@ -75,9 +80,28 @@ def test_nb201_cell_graph() -> None:
         (5, 7),
         (6, 7),
     )
-    assert level_graphs(nb201_cell(), "Cell(none, none, none, none, none, none)") == [
-        architecture_graph(nb201_cell(), "Cell(none, none, none, none, none, none)")
-    ]
+    assert level_graphs(nb201_cell(), text) == [g]
+
+
+def test_cut_operations_are_dropped_with_what_they_cut_off() -> None:
+    cells = nb201_cell()
+    empty = LabelledGraph(("input", "output"), ())
+    assert architecture_graph(cells, "Cell(none, none, none, none, none, none)") == empty
+    # a (0->1) reaches the output only through none edges; f (2->3) reads node 2, reached only
+    # through none edges: both are off every input-output path, so the cell is cut off.
+    cut = "Cell(nor_conv_3x3, none, none, none, none, avg_pool_3x3)"
+    assert architecture_graph(cells, cut) == empty
+    # The 0->3 edge alone keeps the cell connected; the dead a and f still vanish.
+    one = "Cell(nor_conv_3x3, none, none, skip_connect, none, avg_pool_3x3)"
+    assert architecture_graph(cells, one) == LabelledGraph(
+        ("input", "skip_connect", "output"), ((0, 1), (1, 2))
+    )
+
+
+def test_zero_primitives_are_the_builders() -> None:
+    from tunewise.nas import PRIMITIVES  # imports torch
+
+    assert {name for name, p in PRIMITIVES.items() if p.zero} == ZERO_PRIMITIVES
 
 
 def test_hierarchical_levels_end_in_the_full_graph() -> None:
