@@ -133,3 +133,11 @@ def test_unknown_topology_is_named() -> None:
         architecture_graph(grammar, "Weird2(x, x)")
     g = architecture_graph(grammar, "Weird2(x, x)", topologies={"Weird2": ((0, 1), (0, 1))})
     assert g == LabelledGraph(("input", "x", "x", "output"), ((0, 1), (0, 2), (1, 3), (2, 3)))
+
+
+def test_a_malformed_string_is_refused_with_the_offset() -> None:
+    from tunewise.nas import GrammarError
+
+    for text in ("Linear2(Residual2(conv, id, pool), conv", "Linear2(conv))", "(conv)", "a b"):
+        with pytest.raises(GrammarError, match="offset"):
+            architecture_graph(small_grammar(), text)

@@ -31,8 +31,10 @@ Pure Python (no torch): the topologies' edge lists are :data:`TOPOLOGY_EDGES`, k
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tunewise.nas.derivation import Derivation, RawTree, parse_raw
 from tunewise.nas.errors import GrammarError
@@ -79,13 +81,36 @@ ZERO_PRIMITIVES: frozenset[str] = frozenset({"none", "zero"})
 declares them."""
 
 
-Tree = Derivation | RawTree
+class _Node(NamedTuple):
+    name: str
+    children: list[_Node]
+
+
+Tree = Derivation | RawTree | _Node
+_TOKENS = re.compile(r"[A-Za-z0-9_.\-]+|[(),]")
 
 
 def _tree(derivation: str | Derivation) -> Tree:
     """A string is read by its bracket syntax only (what the graph needs: terminals and
-    children), not matched against the grammar, which costs several times more."""
-    return parse_raw(derivation) if isinstance(derivation, str) else derivation
+    children), not matched against the grammar, which costs several times more; a malformed
+    one raises :func:`~tunewise.nas.derivation.parse_raw`'s GrammarError."""
+    if not isinstance(derivation, str):
+        return derivation
+    top: list[_Node] = []
+    stack = [top]
+    try:
+        for tok in _TOKENS.findall(derivation):
+            if tok == "(":
+                stack.append(stack[-1][-1].children)
+            elif tok == ")":
+                stack.pop()
+            elif tok != ",":
+                stack[-1].append(_Node(tok, []))
+    except IndexError:
+        top = []
+    if len(stack) != 1 or len(top) != 1:
+        return parse_raw(derivation)  # raises, naming the offset
+    return top[0]
 
 
 def _name(d: Tree) -> str:
@@ -101,6 +126,9 @@ class _Drawer:
         self.labels: list[str] = []
         self.ops: list[tuple[int, int]] = []  # per operation node: (source, target) junction
         self.junctions = 2  # 0: the network input, 1: its output
+        # per expanded topology below the root, in pre-order: (depth, first operation, end
+        # operation, its name, source, target)
+        self.subtrees: list[tuple[int, int, int, str, int, int]] = []
 
     def draw(self, d: Tree, src: int, dst: int, depth: int, cut: int | None) -> None:
         name = _name(d)
@@ -124,40 +152,69 @@ class _Drawer:
         for node in range(1, n):
             where[node] = self.junctions
             self.junctions += 1
+        first = len(self.labels)
+        at = len(self.subtrees)
+        if depth > 0:
+            self.subtrees.append((depth, first, first, name, src, dst))
         children: Sequence[Tree] = d.children
         for (u, v), child in zip(edges, children, strict=True):
             self.draw(child, where[u], where[v], depth + 1, cut)
+        if depth > 0:
+            self.subtrees[at] = (depth, first, len(self.labels), name, src, dst)
+
+    def level(self, cut: int) -> tuple[list[str], list[tuple[int, int]]]:
+        """Labels and junctions of the operations with every topology at depth ``cut + 1``
+        drawn as one coarse node (from the full drawing)."""
+        labels: list[str] = []
+        ops: list[tuple[int, int]] = []
+        i = 0
+        for depth, first, end, name, src, dst in self.subtrees:
+            if depth != cut + 1:
+                continue
+            labels += self.labels[i:first]
+            ops += self.ops[i:first]
+            labels.append(name)
+            ops.append((src, dst))
+            i = end
+        return labels + self.labels[i:], ops + self.ops[i:]
 
     def graph(self, zero: Collection[str]) -> LabelledGraph:
         """The line graph of the live operations (module docstring), in pre-order."""
-        kept = [i for i, lab in enumerate(self.labels) if lab not in zero]
-        # Live: the operation's source is reached from the input and its target reaches the
-        # output through kept operations.
-        fwd, bwd = {0}, {1}
-        for reached, order, a, b in ((fwd, kept, 0, 1), (bwd, kept[::-1], 1, 0)):
-            changed = True
-            while changed:  # pre-order runs along the edges: one or two passes
-                changed = False
-                for i in order:
-                    ends = self.ops[i]
-                    if ends[a] in reached and ends[b] not in reached:
-                        reached.add(ends[b])
-                        changed = True
-        live = [i for i in kept if self.ops[i][0] in fwd and self.ops[i][1] in bwd]
-        node = {i: k + 1 for k, i in enumerate(live)}
-        out = len(live) + 1
-        starting: dict[int, list[int]] = {}
-        for i in live:
-            starting.setdefault(self.ops[i][0], []).append(node[i])
-        edges: set[tuple[int, int]] = {(0, j) for j in starting.get(0, ())}
-        for i in live:
-            t = self.ops[i][1]
-            if t == 1:
-                edges.add((node[i], out))
-            else:
-                edges.update((node[i], j) for j in starting.get(t, ()))
-        labels = ("input", *(self.labels[i] for i in live), "output")
-        return LabelledGraph(labels, tuple(sorted(edges)))
+        return _line_graph(self.labels, self.ops, zero)
+
+
+def _line_graph(
+    labels: Sequence[str], ops: Sequence[tuple[int, int]], zero: Collection[str]
+) -> LabelledGraph:
+    """Operations ``labels[i]`` from junction ``ops[i][0]`` to ``ops[i][1]`` (0: the input, 1: the
+    output) as a graph of the live ones (module docstring), in their order."""
+    kept = [i for i, lab in enumerate(labels) if lab not in zero]
+    # Live: the operation's source is reached from the input and its target reaches the output
+    # through kept operations.
+    fwd, bwd = {0}, {1}
+    for reached, order, a, b in ((fwd, kept, 0, 1), (bwd, kept[::-1], 1, 0)):
+        changed = True
+        while changed:  # pre-order runs along the edges: one or two passes
+            changed = False
+            for i in order:
+                ends = ops[i]
+                if ends[a] in reached and ends[b] not in reached:
+                    reached.add(ends[b])
+                    changed = True
+    live = [i for i in kept if ops[i][0] in fwd and ops[i][1] in bwd]
+    node = {i: k + 1 for k, i in enumerate(live)}
+    out = len(live) + 1
+    starting: dict[int, list[int]] = {}
+    for i in live:
+        starting.setdefault(ops[i][0], []).append(node[i])
+    edges: set[tuple[int, int]] = {(0, j) for j in starting.get(0, ())}
+    for i in live:
+        t = ops[i][1]
+        if t == 1:
+            edges.add((node[i], out))
+        else:
+            edges.update((node[i], j) for j in starting.get(t, ()))
+    return LabelledGraph(("input", *(labels[i] for i in live), "output"), tuple(sorted(edges)))
 
 
 def _draw(
@@ -239,6 +296,7 @@ def level_graphs(
     hierarchical kernel has a fixed number of blocks), and the last graph equals
     :func:`architecture_graph`'s; shallower derivations repeat their full graph at deeper levels.
     """
-    d = _tree(derivation)
     top = max_level(grammar) if levels is None else levels
-    return [_draw(grammar, d, cut, topologies, zero) for cut in range(top + 1)]
+    drawer = _Drawer(grammar, TOPOLOGY_EDGES if topologies is None else topologies)
+    drawer.draw(_tree(derivation), 0, 1, 0, None)
+    return [_line_graph(*drawer.level(cut), zero) for cut in range(top)] + [drawer.graph(zero)]
