@@ -202,3 +202,31 @@ def test_the_docs_examples_run() -> None:
             expr, shown = line.split("#", 1)
             assert repr(eval(expr, scope)) == shown.strip()
     exec(blocks[1], scope)
+
+
+@pytest.mark.slow  # imports BoTorch (4 s on a loaded machine), one GP fit
+def test_batched_inputs_and_learnt_weights_favour_the_informative_block() -> None:
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from gpytorch.kernels import ScaleKernel
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    rng = np.random.default_rng(0)
+    # Block A decides y (y = a's first coordinate); block B is noise unrelated to y.
+    a = rng.normal(size=(40, 3))
+    b = rng.normal(size=(40, 3))
+    x = np.hstack(
+        [a / np.linalg.norm(a, axis=1, keepdims=True), b / np.linalg.norm(b, axis=1, keepdims=True)]
+    )
+    y = torch.tensor(x[:, :1])
+    tx = torch.tensor(x)
+    kernel = WLKernel([3, 3]).to(torch.float64)
+    with torch.no_grad():
+        batched = kernel(tx.reshape(4, 10, 6), tx.reshape(4, 10, 6)).to_dense()
+        assert batched.shape == (4, 10, 10)
+        assert torch.allclose(batched[1], kernel(tx[10:20], tx[10:20]).to_dense())
+    model = SingleTaskGP(tx, y, covar_module=ScaleKernel(kernel))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    weights = kernel.weights.detach()
+    assert weights.sum().item() == pytest.approx(1.0)
+    assert weights[0] > 0.9, weights
