@@ -70,7 +70,7 @@ def test_the_fitted_gp_ranks_held_out_cells_better_than_chance() -> None:
     with torch.no_grad():
         predicted = -model.posterior(rows).mean.squeeze(-1).numpy()
     tau = kendalltau(predicted, y[40:]).statistic
-    assert tau > 0.5, tau
+    assert tau > 0.3, tau  # chance: 0, sd about 0.11 at 40 cells
 
 
 def test_failed_trials_as_worst_and_the_fit_is_reproducible_with_a_cache() -> None:
