@@ -76,12 +76,12 @@ class ArchitectureBlock:
 
     def fit(self, space: Space, values: Sequence[str | None]) -> Array:
         """Fit the vocabulary on the active ``values`` and return their rows (n, width)."""
-        grammar = space.architectures[self.name].grammar
+        arch = space.architectures[self.name]
         active = [v for v in values if v is not None]
-        if not active:  # nothing to fit on: a sample keeps the shapes meaningful
-            active = [space.architectures[self.name].default]
+        if not active:  # nothing to fit on: the default keeps the shapes meaningful
+            active = [arch.default]
         _, self.vocabulary, sizes = architecture_features(
-            grammar, active, h=self.h, hierarchical=self.hierarchical
+            arch.grammar, [arch.parse(v) for v in active], h=self.h, hierarchical=self.hierarchical
         )
         self.sizes = [s + int(self.conditional) for s in sizes]
         self._rows = {}
@@ -92,10 +92,10 @@ class ArchitectureBlock:
         out = np.zeros((len(values), self.width))
         new = list(dict.fromkeys(v for v in values if v is not None and v not in self._rows))
         if new:
-            grammar = space.architectures[self.name].grammar
+            arch = space.architectures[self.name]
             feats, _, _ = architecture_features(
-                grammar,
-                new,
+                arch.grammar,
+                [arch.parse(v) for v in new],  # cached: children made by mutation need no parse
                 h=self.h,
                 hierarchical=self.hierarchical,
                 vocabulary=self.vocabulary,
