@@ -220,3 +220,23 @@ def test_bo_finds_a_top_five_percent_nb201_cifar10_cell_in_60_evaluations() -> N
         for seed in range(3)
     ]
     assert sum(k <= 60 for k in found) >= 2, found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        optimizers.BayesianOptimization(acquisition="qlog_nei"),
+        optimizers.BayesianOptimization(combine="additive"),
+        optimizers.BayesianOptimization(wl_hierarchical=True),
+    ],
+    ids=["qlog_nei", "additive", "hierarchical_wl"],
+)
+def test_the_other_acquisition_kernel_and_feature_options_make_valid_model_trials(
+    optimizer: optimizers.Optimizer,
+) -> None:
+    trials = run_sequentially(optimizer, space=MIXED, loss=lambda c, f: mixed_loss(c), n=11)
+    last = trials[-1]
+    assert last.info["sampled_from"] == "model"
+    MIXED.validate_config(dict(last.config))
+    assert last.objective < max(t.objective for t in trials[:10])  # not the design's worst
