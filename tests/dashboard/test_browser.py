@@ -306,6 +306,11 @@ def test_study_page_follows_a_running_tw_run(page: Any, tmp_path: Path) -> None:
                 f"document.getElementById('trace-budget').data[0].x.length === {evaluations}",
                 timeout=WAIT_MS,
             )
+            # The summary is its own request: it may come one poll after the figures.
+            page.wait_for_function(
+                f"document.getElementById('summary').innerText.includes('{evaluations} succeeded')",
+                timeout=WAIT_MS,
+            )
             handle = open_study(root=root)
             try:
                 handle.refresh()
