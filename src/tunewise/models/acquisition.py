@@ -114,7 +114,7 @@ def acquisition_function(
     pending: Tensor | None,
     *,
     seed: int,
-    prior: LogPrior | None = None,
+    prior: torch.nn.Module | None = None,
     prior_exponent: float = 0.0,
 ) -> AcquisitionFunction:
     """The acquisition to maximize (``model`` predicts ``-objective``; ``best_f`` likewise).
@@ -143,6 +143,36 @@ def acquisition_function(
     if pending is not None:
         acq.set_X_pending(pending)
     return acq
+
+
+def with_pending(
+    kind: str,
+    model: Model,
+    train_x: Tensor,
+    best_f: float,
+    pending: Tensor,
+    *,
+    lie: float,
+    seed: int,
+    prior: torch.nn.Module | None = None,
+    prior_exponent: float = 0.0,
+) -> AcquisitionFunction:
+    """The acquisition of one pick with ``pending`` (m, d) points taken into account: the model
+    conditioned on ``lie`` at each (``"log_ei"``, a constant liar) or ``X_pending`` of qLogNEI."""
+    if kind == "log_ei":
+        acq_model, x_pending = condition_on_lies(model, pending, lie), None
+    else:
+        acq_model, x_pending = model, pending if len(pending) else None
+    return acquisition_function(
+        kind,
+        acq_model,
+        train_x,
+        best_f,
+        x_pending,
+        seed=seed,
+        prior=prior,
+        prior_exponent=prior_exponent,
+    )
 
 
 def condition_on_lies(model: Model, pending: Tensor, lie: float) -> Model:

@@ -19,23 +19,44 @@ Each suggestion's ``info``: ``sampled_from``, ``fit_seconds``, ``acquisition_sec
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from tunewise.optimizers.observations import observations
+from tunewise.optimizers.base import Capabilities
+from tunewise.optimizers.observations import Observations, observations
 from tunewise.trial import History, max_fidelity, rng_for
 
 if TYPE_CHECKING:
     from tunewise.models.evolution import Result, Score
     from tunewise.models.joint import JointFeatures
-    from tunewise.optimizers.bayesian_optimization import BayesianOptimization
 
 Pick = tuple[dict[str, Any], dict[str, Any]]
 
 
+class Settings(Protocol):
+    """What this module reads of the BO / piBO optimizer that calls it (and its fit cache)."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    acquisition: str
+    restarts: int
+    raw_samples: int
+    max_points: int
+    warm_iterations: int
+    wl_h: int
+    wl_hierarchical: bool
+    combine: str
+    _cache: Any
+
+    def _prior(
+        self, encoding: Any, obs: Observations, log_density: Any = None
+    ) -> tuple[Any, float, dict[str, Any]]: ...
+
+
 def suggestions(
-    optimizer: BayesianOptimization, history: History, numbers: list[int], taken: set[Any]
+    optimizer: Settings, history: History, numbers: list[int], taken: set[Any]
 ) -> list[Pick]:
     """One (config, info) per trial number in ``numbers``; marks each config taken."""
     import torch
@@ -87,18 +108,13 @@ def suggestions(
     for k in numbers:
         start = time.perf_counter()
         seed = int(rng_for(history.seed, k, 0xAC).integers(2**31))
-        x_pending = torch.cat(pending_rows)
-        if optimizer.acquisition == "log_ei":
-            acq_model = acq_mod.condition_on_lies(model, x_pending, lie)
-            x_pending_arg = None
-        else:
-            acq_model, x_pending_arg = model, x_pending if len(x_pending) else None
-        acq = acq_mod.acquisition_function(
+        acq = acq_mod.with_pending(
             optimizer.acquisition,
-            acq_model,
+            model,
             tx,
             best_f,
-            x_pending_arg,
+            torch.cat(pending_rows),
+            lie=lie,
             seed=seed,
             prior=prior,
             prior_exponent=exponent,
@@ -141,7 +157,7 @@ def suggestions(
 
 
 def _refine(
-    optimizer: BayesianOptimization,
+    optimizer: Settings,
     acq: Any,
     features: JointFeatures,
     found: Result,

@@ -212,18 +212,13 @@ class BayesianOptimization(Optimizer):
         for k in numbers:
             start = time.perf_counter()
             seed = int(rng_for(history.seed, k, 0xAC).integers(2**31))
-            x_pending = torch.cat(pending)
-            if self.acquisition == "log_ei":
-                acq_model = acq_mod.condition_on_lies(model, x_pending, lie)
-                x_pending_arg = None
-            else:
-                acq_model, x_pending_arg = model, x_pending if len(x_pending) else None
-            acq = acq_mod.acquisition_function(
+            acq = acq_mod.with_pending(
                 self.acquisition,
-                acq_model,
+                model,
                 tx,
                 best_f,
-                x_pending_arg,
+                torch.cat(pending),
+                lie=lie,
                 seed=seed,
                 prior=prior,
                 prior_exponent=exponent,
