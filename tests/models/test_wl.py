@@ -12,10 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from tunewise.models.wl import WLKernel, WLVocabulary, architecture_features, wl_histogram
+from tunewise.models.wl import (
+    WLKernel,
+    WLVocabulary,
+    architecture_features,
+    histograms,
+    wl_histogram,
+)
 from tunewise.nas import Grammar
 from tunewise.nas.grammars import hierarchical_nb201, nb201_cell
-from tunewise.nas.graph import LabelledGraph, architecture_graph
+from tunewise.nas.graph import LabelledGraph, architecture_graph, level_graphs, operations
 
 # G1: input -> conv -> output.  G2: input -> {conv, id} -> output.  G3: G1's labels, edges reversed.
 G1 = LabelledGraph(("input", "conv", "output"), ((0, 1), (1, 2)))
@@ -230,3 +236,45 @@ def test_batched_inputs_and_learnt_weights_favour_the_informative_block() -> Non
     weights = kernel.weights.detach()
     assert weights.sum().item() == pytest.approx(1.0)
     assert weights[0] > 0.9, weights
+
+
+@pytest.mark.parametrize("h", [0, 1, 3])
+def test_histogram_of_operations_equals_the_histogram_of_their_graph(h: int) -> None:
+    # The junction form sorts neighbours once per junction: the same counts as the graph's.
+    for grammar in (hierarchical_nb201(), nb201_cell()):
+        rng = np.random.default_rng(h)
+        for _ in range(20):
+            d = grammar.sample(rng)
+            ops = operations(grammar, d)
+            assert wl_histogram(ops, h=h) == wl_histogram(architecture_graph(grammar, d), h=h)
+    # A topology with an edge out of its output node (a loop) takes the graph's way: the same.
+    odd = Grammar(
+        {"S": ["Loop2 A A"], "A": ["x", "y"]}, "S", topologies={"Loop2": 2}, primitives=["x", "y"]
+    )
+    tops = {"Loop2": ((0, 1), (1, 0))}
+    for text in ("Loop2(x, y)", "Loop2(y, y)"):
+        ops = operations(odd, text, topologies=tops)
+        graph = architecture_graph(odd, text, topologies=tops)
+        assert 1 in ops.sources and len(graph.labels) == 4
+        assert wl_histogram(ops, h=h) == wl_histogram(graph, h=h)
+
+
+def test_fitted_histograms_are_kept_and_candidates_are_not() -> None:
+    grammar = hierarchical_nb201()
+    rng = np.random.default_rng(9)
+    train, candidate = grammar.sample(rng), grammar.sample(rng)
+    for levels in (None, 2):
+        kept = histograms(grammar, train, h=2, levels=levels, keep=True)
+        assert histograms(grammar, train, h=2, levels=levels, keep=False) is kept
+        graphs = (
+            [architecture_graph(grammar, train)]
+            if levels is None
+            else level_graphs(grammar, train, levels=levels)
+        )
+        assert kept == [wl_histogram(g, h=2) for g in graphs]
+        once = histograms(grammar, candidate, h=2, levels=levels, keep=False)
+        assert histograms(grammar, candidate, h=2, levels=levels, keep=False) is not once
+    # Another iteration count is its own entry.
+    assert histograms(grammar, train, h=1, levels=None, keep=True) != histograms(
+        grammar, train, h=2, levels=None, keep=True
+    )

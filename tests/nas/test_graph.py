@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tunewise.nas import Grammar
+from tunewise import nas
+from tunewise.nas import Derivation, Grammar
 from tunewise.nas.grammars import hierarchical_nb201, nb201_cell
 from tunewise.nas.graph import (
     TOPOLOGY_EDGES,
     ZERO_PRIMITIVES,
     LabelledGraph,
+    Operations,
     architecture_graph,
     level_graphs,
     max_level,
+    operations,
 )
 
 
@@ -141,3 +144,37 @@ def test_a_malformed_string_is_refused_with_the_offset() -> None:
     for text in ("Linear2(Residual2(conv, id, pool), conv", "Linear2(conv))", "(conv)", "a b"):
         with pytest.raises(GrammarError, match="offset"):
             architecture_graph(small_grammar(), text)
+
+
+def drawn(grammar: Grammar, d: Derivation, zero: frozenset[str] = ZERO_PRIMITIVES) -> LabelledGraph:
+    """The full graph the way the level graphs draw it (one pass over every node, no cache)."""
+    levels = level_graphs(grammar, d, levels=0, zero=zero)
+    return levels[-1]
+
+
+@pytest.mark.parametrize("keep_zero", [False, True])
+def test_cached_subtree_drawings_give_the_graph_of_a_full_drawing(keep_zero: bool) -> None:
+    # Children of mutation and crossover share subtrees with their parents: drawn from cached
+    # fragments, their graphs (zero cuts and dead operations included) equal a fresh drawing.
+    zero: frozenset[str] = frozenset() if keep_zero else ZERO_PRIMITIVES
+    for grammar in (hierarchical_nb201(), nb201_cell()):
+        rng = np.random.default_rng(8)
+        pool = [grammar.sample(rng) for _ in range(4)]
+        for step in range(60):
+            a, b = pool[step % 4], pool[(step + 1) % 4]
+            child = nas.crossover(grammar, a, b, rng) if step % 2 else nas.mutate(grammar, a, rng)
+            if child is None:
+                continue
+            pool[step % 4] = child
+            got = architecture_graph(grammar, child, zero=zero)
+            assert got == drawn(grammar, child, zero)
+            assert got == architecture_graph(grammar, str(child), zero=zero)
+            ops = operations(grammar, child, zero=zero)
+            assert ("input", *ops.labels, "output") == got.labels
+
+
+def test_a_cell_cut_off_by_zeros_is_input_and_output() -> None:
+    grammar = nb201_cell()
+    d = grammar.parse("Cell(nor_conv_3x3, none, skip_connect, none, none, none)")
+    assert architecture_graph(grammar, d) == LabelledGraph(("input", "output"), ())
+    assert operations(grammar, d) == Operations((), (), ())

@@ -29,7 +29,15 @@ import torch
 
 from tunewise.nas.derivation import Derivation
 from tunewise.nas.grammar import Grammar
-from tunewise.nas.graph import LabelledGraph, architecture_graph, level_graphs, max_level
+from tunewise.nas.graph import (
+    LabelledGraph,
+    Operations,
+    level_graphs,
+    line_graph,
+    max_level,
+    operations,
+)
+from tunewise.nas.memo import IdentityMemo
 
 _DIGESTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
 _MAX_DIGESTS = 1_000_000  # a memo, cleared when full: the digests themselves never change
@@ -44,14 +52,20 @@ def _digest(key: tuple[str, tuple[str, ...], tuple[str, ...]]) -> str:
     return hit
 
 
-def wl_histogram(graph: LabelledGraph, *, h: int) -> Counter[str]:
+def wl_histogram(graph: LabelledGraph | Operations, *, h: int) -> Counter[str]:
     """WL subtree label counts of iterations ``0..h``; keys ``"<iteration>:<label>"``.
 
     Iteration 0 keys carry the node labels' text, later ones a BLAKE2 digest of (label, sorted
-    in-neighbour labels, sorted out-neighbour labels): the same in every process.
+    in-neighbour labels, sorted out-neighbour labels): the same in every process. ``graph``: a
+    graph, or the :class:`~tunewise.nas.graph.Operations` whose line graph it is (the same
+    counts, cheaper: the neighbours of every operation at a junction are sorted once).
     """
     if h < 0:
         raise ValueError(f"wl_histogram: h must be >= 0, got {h}")
+    if isinstance(graph, Operations):
+        if 1 not in graph.sources:  # else the output junction has an edge out: draw the graph
+            return _operations_histogram(graph, h)
+        graph = line_graph(graph)
     n = len(graph.labels)
     ins: list[list[int]] = [[] for _ in range(n)]
     outs: list[list[int]] = [[] for _ in range(n)]
@@ -71,6 +85,36 @@ def wl_histogram(graph: LabelledGraph, *, h: int) -> Counter[str]:
             )
             lab = memo.get(key)
             new.append(_digest(key) if lab is None else lab)
+        labels = new
+        hist.update([f"{it}:{lab}" for lab in labels])
+    return hist
+
+
+def _operations_histogram(ops: Operations, h: int) -> Counter[str]:
+    """:func:`wl_histogram` of the line graph of ``ops``: node ``i``'s in-neighbours are the
+    nodes ending at its source junction, its out-neighbours those starting at its target; the
+    input node ends at junction 0 and the output node starts at junction 1."""
+    labels = ["input", *ops.labels, "output"]
+    sources = (-1, *ops.sources, 1)
+    targets = (0, *ops.targets, -1)
+    ending: dict[int, list[int]] = {}
+    starting: dict[int, list[int]] = {}
+    for i, (src, dst) in enumerate(zip(sources, targets, strict=True)):
+        ending.setdefault(dst, []).append(i)
+        starting.setdefault(src, []).append(i)
+    ending.pop(-1, None)
+    starting.pop(-1, None)
+    hist: Counter[str] = Counter([f"0:{lab}" for lab in labels])
+    memo = _DIGESTS
+    empty: tuple[str, ...] = ()
+    for it in range(1, h + 1):
+        into = {j: tuple(sorted([labels[i] for i in at])) for j, at in ending.items()}
+        out_of = {j: tuple(sorted([labels[i] for i in at])) for j, at in starting.items()}
+        new = []
+        for lab, src, dst in zip(labels, sources, targets, strict=True):
+            key = (lab, into.get(src, empty), out_of.get(dst, empty))
+            hit = memo.get(key)
+            new.append(_digest(key) if hit is None else hit)
         labels = new
         hist.update([f"{it}:{lab}" for lab in labels])
     return hist
@@ -198,6 +242,37 @@ class WLKernel(gpytorch.kernels.Kernel):  # type: ignore[misc]  # gpytorch is un
         return scaled @ x2.transpose(-2, -1)
 
 
+HISTOGRAMS = 2048
+"""Derivations whose raw WL histograms are kept between fits (least recently used dropped)."""
+_HISTOGRAMS: IdentityMemo[dict[tuple[int, int | None], list[Counter[str]]]] = IdentityMemo(
+    HISTOGRAMS
+)
+
+
+def histograms(
+    grammar: Grammar, derivation: str | Derivation, *, h: int, levels: int | None, keep: bool
+) -> list[Counter[str]]:
+    """The WL histograms of ``derivation``'s full graph (``levels=None``) or of its level graphs
+    ``0..levels``; shared, not to be changed. They do not depend on a vocabulary: ``keep`` stores
+    those of a :class:`Derivation` (a study's training set, refitted at every ask, is parsed
+    once), so a refit only re-indexes counts; candidates, each scored once, are not kept.
+    """
+    cached = _HISTOGRAMS.get(grammar, derivation) if isinstance(derivation, Derivation) else None
+    hit = None if cached is None else cached.get((h, levels))
+    if hit is not None:
+        return hit
+    if levels is None:
+        hit = [wl_histogram(operations(grammar, derivation), h=h)]
+    else:
+        hit = [wl_histogram(g, h=h) for g in level_graphs(grammar, derivation, levels=levels)]
+    if keep and isinstance(derivation, Derivation):
+        if cached is None:
+            cached = {}
+            _HISTOGRAMS.put((grammar, derivation), cached)
+        cached[(h, levels)] = hit
+    return hit
+
+
 def architecture_features(
     grammar: Grammar,
     derivations: Sequence[str | Derivation],
@@ -215,12 +290,13 @@ def architecture_features(
     Returns (features, the vocabulary or vocabularies, block sizes).
     """
     parsed = list(derivations)
+    keep = vocabulary is None  # fitted derivations are the training set: the next ask's too
     if hierarchical:
         top = max_level(grammar)
         per_level: list[list[Counter[str]]] = [[] for _ in range(top + 1)]
         for d in parsed:
-            for lvl, g in enumerate(level_graphs(grammar, d, levels=top)):
-                per_level[lvl].append(wl_histogram(g, h=h))
+            for lvl, hist in enumerate(histograms(grammar, d, h=h, levels=top, keep=keep)):
+                per_level[lvl].append(hist)
         if vocabulary is None:
             vocabs = [WLVocabulary().fit(hs) for hs in per_level]
         elif isinstance(vocabulary, list) and len(vocabulary) == top + 1:
@@ -234,7 +310,7 @@ def architecture_features(
             v._fill(hs, out[:, start : start + len(v)])
             start += len(v)
         return out, vocabs, sizes
-    hists = [wl_histogram(architecture_graph(grammar, d), h=h) for d in parsed]
+    hists = [histograms(grammar, d, h=h, levels=None, keep=keep)[0] for d in parsed]
     if vocabulary is None:
         vocab = WLVocabulary().fit(hists)
     elif isinstance(vocabulary, WLVocabulary):

@@ -14,7 +14,7 @@ string is the value stored in a trial's ``config`` (plain JSON, never pickled).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tunewise.nas.errors import GrammarError
 
@@ -25,17 +25,25 @@ NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 class Derivation:
     """One node of a derivation tree: ``symbol`` expanded as ``terminal`` with ``children``.
 
-    Immutable and hashable; equal trees compare equal. ``str(d)`` is the canonical string.
+    Immutable and hashable; equal trees compare equal. ``str(d)`` is the canonical string, kept
+    once computed: mutation and crossover share every untouched subtree with the parent, so a
+    child's string costs its changed path, not its size.
     """
 
     symbol: str
     terminal: str
     children: tuple[Derivation, ...] = ()
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __str__(self) -> str:
-        if not self.children:
-            return self.terminal
-        return f"{self.terminal}({', '.join(str(c) for c in self.children)})"
+        text = self._text
+        if text is None:
+            if not self.children:
+                text = self.terminal
+            else:
+                text = f"{self.terminal}({', '.join([str(c) for c in self.children])})"
+            object.__setattr__(self, "_text", text)
+        return text
 
     @property
     def production(self) -> tuple[str, ...]:

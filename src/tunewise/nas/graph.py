@@ -39,6 +39,7 @@ from typing import NamedTuple
 from tunewise.nas.derivation import Derivation, RawTree, parse_raw
 from tunewise.nas.errors import GrammarError
 from tunewise.nas.grammar import Grammar
+from tunewise.nas.memo import IdentityMemo
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,16 @@ TOPOLOGY_EDGES: dict[str, Edges] = {
 ZERO_PRIMITIVES: frozenset[str] = frozenset({"none", "zero"})
 """The ready primitives whose output is zero (an absent edge), as :data:`tunewise.nas.PRIMITIVES`
 declares them."""
+
+
+class Operations(NamedTuple):
+    """The live operations of a compiled derivation, in pre-order: ``labels[i]`` runs from junction
+    ``sources[i]`` to junction ``targets[i]`` (0: the network input, 1: its output). Its line graph
+    is :func:`architecture_graph`'s graph; :func:`tunewise.models.wl.wl_histogram` reads either."""
+
+    labels: tuple[str, ...]
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
 
 
 class _Node(NamedTuple):
@@ -136,17 +147,7 @@ class _Drawer:
             self.labels.append(name)
             self.ops.append((src, dst))
             return
-        edges = self.topologies.get(name)
-        if edges is None:
-            raise GrammarError(
-                f"topology {name!r} has no edge list: pass topologies={{...}} "
-                f"(known: {sorted(self.topologies)})"
-            )
-        if len(edges) != len(d.children):
-            raise GrammarError(
-                f"topology {name!r} has {len(edges)} edges, the derivation "
-                f"{len(d.children)} children"
-            )
+        edges = _edges_of(self.topologies, name, len(d.children))
         n = max(v for _, v in edges)
         where = {0: src, n: dst}
         for node in range(1, n):
@@ -183,11 +184,123 @@ class _Drawer:
         return _line_graph(self.labels, self.ops, zero)
 
 
-def _line_graph(
+# A subtree drawn on an edge from local junction 0 to local junction 1, its own junctions
+# numbered 2..junctions-1: (labels, sources, targets) of its live operations, its number of
+# junctions, and whether any path runs from 0 to 1. Live within the subtree (on a 0 -> 1 path of
+# kept operations) is live in the network exactly when the subtree's edge is: a subtree's inner
+# junctions meet the rest only through its ends, as every topology runs from node 0 (no edge in)
+# to its last node (no edge out).
+Fragment = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], int, bool]
+_CUT: Fragment = ((), (), (), 2, False)
+FRAGMENTS = 8192
+"""Fragments of subtrees kept (least recently used dropped): a mutated or crossed-over child
+shares all but one root path with its parent, so its drawing reuses the parent's fragments."""
+_FRAGMENTS: IdentityMemo[Fragment] = IdentityMemo(FRAGMENTS)
+
+
+def _fragment(
+    d: Tree,
+    topologies: Mapping[str, Sequence[tuple[int, int]]],
+    zero: Collection[str],
+    root: bool,
+) -> Fragment:
+    """The fragment of ``d`` (above); derivation subtrees below the root are cached by identity."""
+    cache = isinstance(d, Derivation) and not root
+    if cache:
+        hit = _FRAGMENTS.get(d, topologies, zero)
+        if hit is not None:
+            return hit
+    name = _name(d)
+    if not d.children:
+        return _CUT if name in zero else ((name,), (0,), (1,), 2, True)
+    edges = _edges_of(topologies, name, len(d.children))
+    n = max(v for _, v in edges)
+    children: Sequence[Tree] = d.children
+    kids = [_fragment(c, topologies, zero, False) for c in children]
+    fwd, bwd = {0}, {n}
+    for reached, a, b in ((fwd, 0, 1), (bwd, 1, 0)):
+        changed = True
+        while changed:
+            changed = False
+            for ends, kid in zip(edges, kids, strict=True):
+                if kid[4] and ends[a] in reached and ends[b] not in reached:
+                    reached.add(ends[b])
+                    changed = True
+    labels: list[str] = []
+    sources: list[int] = []
+    targets: list[int] = []
+    junctions = n + 1  # node 0 -> 0, node n -> 1, node k -> k + 1
+    for (u, v), (kl, ks, kt, kj, _) in zip(edges, kids, strict=True):
+        if not kl or u not in fwd or v not in bwd:
+            continue
+        a = 0 if u == 0 else 1 if u == n else u + 1
+        b = 0 if v == 0 else 1 if v == n else v + 1
+        off = junctions - 2
+        labels += kl
+        sources += [a if x == 0 else b if x == 1 else x + off for x in ks]
+        targets += [a if x == 0 else b if x == 1 else x + off for x in kt]
+        junctions += kj - 2
+    out: Fragment = (tuple(labels), tuple(sources), tuple(targets), junctions, n in fwd)
+    if cache:
+        _FRAGMENTS.put((d, topologies, zero), out)
+    return out
+
+
+def _edges_of(
+    topologies: Mapping[str, Sequence[tuple[int, int]]], name: str, k: int
+) -> Sequence[tuple[int, int]]:
+    edges = topologies.get(name)
+    if edges is None:
+        raise GrammarError(
+            f"topology {name!r} has no edge list: pass topologies={{...}} "
+            f"(known: {sorted(topologies)})"
+        )
+    if len(edges) != k:
+        raise GrammarError(f"topology {name!r} has {len(edges)} edges, the derivation {k} children")
+    return edges
+
+
+def _runs_forward(topologies: Mapping[str, Sequence[tuple[int, int]]]) -> bool:
+    """Whether every topology runs from node 0 (no edge in) to its last node (no edge out)."""
+    for edges in topologies.values():
+        n = max((v for _, v in edges), default=0)
+        if any(v == 0 or u == n for u, v in edges):
+            return False
+    return True
+
+
+def operations(
+    grammar: Grammar,
+    derivation: str | Derivation,
+    *,
+    topologies: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    zero: Collection[str] = ZERO_PRIMITIVES,
+) -> Operations:
+    """The live operations of ``derivation``'s compiled network (arguments as for
+    :func:`architecture_graph`, whose graph is their line graph), without building its edges.
+
+    Subtrees of a :class:`Derivation` are drawn once and reused (bounded cache), which makes a
+    child of mutation or crossover cost little more than its changed path.
+    """
+    tops = TOPOLOGY_EDGES if topologies is None else topologies
+    tree = _tree(derivation)
+    if tops is TOPOLOGY_EDGES or _runs_forward(tops):
+        labels, sources, targets, _, _ = _fragment(tree, tops, zero, True)
+        return Operations(labels, sources, targets)
+    drawer = _Drawer(grammar, tops)
+    drawer.draw(tree, 0, 1, 0, None)
+    live = _live(drawer.labels, drawer.ops, zero)
+    return Operations(
+        tuple(drawer.labels[i] for i in live),
+        tuple(drawer.ops[i][0] for i in live),
+        tuple(drawer.ops[i][1] for i in live),
+    )
+
+
+def _live(
     labels: Sequence[str], ops: Sequence[tuple[int, int]], zero: Collection[str]
-) -> LabelledGraph:
-    """Operations ``labels[i]`` from junction ``ops[i][0]`` to ``ops[i][1]`` (0: the input, 1: the
-    output) as a graph of the live ones (module docstring), in their order."""
+) -> list[int]:
+    """Indices of the live operations (module docstring), in their order."""
     kept = [i for i, lab in enumerate(labels) if lab not in zero]
     # Live: the operation's source is reached from the input and its target reaches the output
     # through kept operations.
@@ -201,32 +314,37 @@ def _line_graph(
                 if ends[a] in reached and ends[b] not in reached:
                     reached.add(ends[b])
                     changed = True
-    live = [i for i in kept if ops[i][0] in fwd and ops[i][1] in bwd]
-    node = {i: k + 1 for k, i in enumerate(live)}
-    out = len(live) + 1
+    return [i for i in kept if ops[i][0] in fwd and ops[i][1] in bwd]
+
+
+def line_graph(ops: Operations) -> LabelledGraph:
+    """The line graph of live operations: ``a -> b`` where ``a`` ends at ``b``'s source."""
+    node_out = len(ops.labels) + 1
     starting: dict[int, list[int]] = {}
-    for i in live:
-        starting.setdefault(ops[i][0], []).append(node[i])
+    for k, src in enumerate(ops.sources):
+        starting.setdefault(src, []).append(k + 1)
     edges: set[tuple[int, int]] = {(0, j) for j in starting.get(0, ())}
-    for i in live:
-        t = ops[i][1]
+    for k, t in enumerate(ops.targets):
         if t == 1:
-            edges.add((node[i], out))
+            edges.add((k + 1, node_out))
         else:
-            edges.update((node[i], j) for j in starting.get(t, ()))
-    return LabelledGraph(("input", *(labels[i] for i in live), "output"), tuple(sorted(edges)))
+            edges.update((k + 1, j) for j in starting.get(t, ()))
+    return LabelledGraph(("input", *ops.labels, "output"), tuple(sorted(edges)))
 
 
-def _draw(
-    grammar: Grammar,
-    d: Tree,
-    cut: int | None,
-    topologies: Mapping[str, Sequence[tuple[int, int]]] | None,
-    zero: Collection[str],
+def _line_graph(
+    labels: Sequence[str], ops: Sequence[tuple[int, int]], zero: Collection[str]
 ) -> LabelledGraph:
-    drawer = _Drawer(grammar, TOPOLOGY_EDGES if topologies is None else topologies)
-    drawer.draw(d, 0, 1, 0, cut)
-    return drawer.graph(zero)
+    """Operations ``labels[i]`` from junction ``ops[i][0]`` to ``ops[i][1]`` (0: the input, 1: the
+    output) as a graph of the live ones (module docstring), in their order."""
+    live = _live(labels, ops, zero)
+    return line_graph(
+        Operations(
+            tuple(labels[i] for i in live),
+            tuple(ops[i][0] for i in live),
+            tuple(ops[i][1] for i in live),
+        )
+    )
 
 
 def architecture_graph(
@@ -243,7 +361,7 @@ def architecture_graph(
     stored; call ``grammar.parse`` first for others). ``topologies``: topology name -> edge list,
     default :data:`TOPOLOGY_EDGES`; ``zero``: the primitives that cut their edge (dropped).
     """
-    return _draw(grammar, _tree(derivation), None, topologies, zero)
+    return line_graph(operations(grammar, derivation, topologies=topologies, zero=zero))
 
 
 def max_level(grammar: Grammar) -> int:

@@ -14,12 +14,20 @@ compatible subtree, or only identical ones). ``crossover(a, a, rng)`` is the pap
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from tunewise.nas.derivation import Derivation
-from tunewise.nas.grammar import Grammar
+from tunewise.nas.grammar import Counts, Grammar
+from tunewise.nas.memo import IdentityMemo
 
 TRIES = 50
+TABLES = 512
+"""Node tables kept (least recently used dropped): an evolution draws ~50 children per parent."""
+
+Path = tuple[int, ...]
+Node = tuple[Path, Derivation, Counts]
 
 
 def replace(tree: Derivation, path: tuple[int, ...], new: Derivation) -> Derivation:
@@ -39,12 +47,94 @@ def subtree(tree: Derivation, path: tuple[int, ...]) -> Derivation:
     return tree
 
 
+@dataclass
+class _Table:
+    """What the operators read of one derivation, computed once: its nodes in pre-order
+    (:meth:`Grammar.nodes`), those with alternatives, and per nonterminal its subtrees with their
+    most appearances of each depth-limited nonterminal on one path."""
+
+    nodes: list[Node]
+    mutable: list[Node]
+    by_symbol: dict[str, list[tuple[Derivation, Counts]]]
+    fitting: dict[tuple[str, Counts], list[Derivation]] = field(default_factory=dict)
+
+
+_TABLES: IdentityMemo[_Table] = IdentityMemo(TABLES)
+
+
+def _table(grammar: Grammar, d: Derivation) -> _Table:
+    """The node table of ``d``, cached by identity."""
+    hit = _TABLES.get(grammar, d)
+    if hit is None:
+        nodes = list(grammar.nodes(d))
+        mutable = [n for n in nodes if len(grammar.productions[n[1].symbol]) > 1]
+        by_symbol: dict[str, list[tuple[Derivation, Counts]]] = {}
+        limits = _limits(grammar, d)
+        for _, node, _ in nodes:
+            by_symbol.setdefault(node.symbol, []).append((node, limits[id(node)]))
+        hit = _Table(nodes, mutable, by_symbol)
+        _TABLES.put((grammar, d), hit)
+    return hit
+
+
+def _limits(grammar: Grammar, tree: Derivation) -> dict[int, Counts]:
+    """Per node of ``tree`` (by id), the most appearances of each depth-limited nonterminal on
+    one path down from it, as a vector over the grammar's sorted depth-limited nonterminals."""
+    slot = {sym: i for i, sym in enumerate(sorted(grammar.depth))}
+    zeros = tuple(0 for _ in slot)
+    out: dict[int, Counts] = {}
+
+    def visit(node: Derivation) -> Counts:
+        best = zeros
+        for kid in node.children:
+            sub = visit(kid)
+            best = tuple(max(x, y) for x, y in zip(best, sub, strict=True))
+        s = slot.get(node.symbol)
+        if s is not None:
+            best = (*best[:s], best[s] + 1, *best[s + 1 :])
+        out[id(node)] = best
+        return best
+
+    visit(tree)
+    return out
+
+
+def _fitting(grammar: Grammar, table: _Table, symbol: str, counts: Counts) -> list[Derivation]:
+    """The subtrees of ``table``'s derivation with root ``symbol`` that fit the depth limits in
+    place of a node with ``counts`` (which count that node itself), in pre-order; cached per
+    (symbol, counts)."""
+    key = (symbol, counts)
+    hit = table.fitting.get(key)
+    if hit is None:
+        limited = sorted(grammar.depth)
+        depth = [grammar.depth[sym] for sym in limited]
+        own = limited.index(symbol) if symbol in grammar.depth else -1
+        above = [c - (1 if s == own else 0) for s, c in enumerate(counts)]
+        hit = [
+            node
+            for node, most in table.by_symbol.get(symbol, ())
+            if all(n == 0 or a + n <= lim for a, n, lim in zip(above, most, depth, strict=True))
+        ]
+        table.fitting[key] = hit
+    return hit
+
+
 def mutate(
-    grammar: Grammar, d: Derivation, rng: np.random.Generator, *, use_priors: bool = False
+    grammar: Grammar,
+    d: Derivation,
+    rng: np.random.Generator,
+    *,
+    use_priors: bool = False,
+    check: bool = True,
 ) -> Derivation | None:
-    """A different derivation with one subtree resampled, or None after 50 failed tries."""
-    grammar.check(d)
-    cands = [(p, n, c) for p, n, c in grammar.nodes(d) if len(grammar.productions[n.symbol]) > 1]
+    """A different derivation with one subtree resampled, or None after 50 failed tries.
+
+    ``check=False`` skips validating ``d`` against the grammar, for a derivation known to derive
+    in it (parsed by it or made by its sampler and operators, which keep to its limits).
+    """
+    if check:
+        grammar.check(d)
+    cands = _table(grammar, d).mutable
     if not cands:
         return None
     for _ in range(TRIES):
@@ -55,42 +145,26 @@ def mutate(
     return None
 
 
-def _max_counts(grammar: Grammar, tree: Derivation) -> dict[str, int]:
-    """Per depth-limited nonterminal, its most appearances on one path of ``tree``."""
-    out: dict[str, int] = {}
-    for kid in tree.children:
-        for sym, n in _max_counts(grammar, kid).items():
-            out[sym] = max(out.get(sym, 0), n)
-    if tree.symbol in grammar.depth:
-        out[tree.symbol] = out.get(tree.symbol, 0) + 1
-    return out
-
-
-def _fits(grammar: Grammar, counts: tuple[int, ...], tree: Derivation) -> bool:
-    # counts include the node being replaced (same symbol as tree's root, counted in _max_counts).
-    limited = sorted(grammar.depth)
-    for sym, n in _max_counts(grammar, tree).items():
-        above = counts[limited.index(sym)] - (1 if sym == tree.symbol else 0)
-        if above + n > grammar.depth[sym]:
-            return False
-    return True
-
-
 def crossover(
-    grammar: Grammar, a: Derivation, b: Derivation, rng: np.random.Generator
+    grammar: Grammar,
+    a: Derivation,
+    b: Derivation,
+    rng: np.random.Generator,
+    *,
+    check: bool = True,
 ) -> Derivation | None:
-    """``a`` with a random subtree swapped for a same-nonterminal subtree of ``b``, or None."""
-    grammar.check(a)
-    grammar.check(b)
-    nodes_a = list(grammar.nodes(a))
-    nodes_b = [n for _, n, _ in grammar.nodes(b)]
+    """``a`` with a random subtree swapped for a same-nonterminal subtree of ``b``, or None.
+
+    ``check=False``: as for :func:`mutate`, for ``a`` and ``b``.
+    """
+    if check:
+        grammar.check(a)
+        grammar.check(b)
+    nodes_a = _table(grammar, a).nodes
+    table_b = _table(grammar, b)
     for _ in range(TRIES):
         path, node, counts = nodes_a[int(rng.integers(len(nodes_a)))]
-        fits = [
-            n
-            for n in nodes_b
-            if n.symbol == node.symbol and n != node and _fits(grammar, counts, n)
-        ]
+        fits = [n for n in _fitting(grammar, table_b, node.symbol, counts) if n != node]
         if fits:
             child = replace(a, path, fits[int(rng.integers(len(fits)))])
             if child != a:

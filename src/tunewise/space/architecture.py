@@ -18,10 +18,11 @@ that work on the cube (BO, piBO, BOHB, grid search) refuse spaces with one.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -32,7 +33,20 @@ from tunewise.space.parameters import Condition, Parameter, _check_confidence, _
 from tunewise.space.priors import CATEGORICAL_WEIGHT
 
 PARSE_CACHE = 4096
-"""Parsed derivations kept per parameter (validation parses every stored value)."""
+"""Parsed derivations kept per parameter, of stored values (validation parses every one) and,
+apart, of values this parameter made: an evolution makes ~10,000 per ask, which would otherwise
+push the stored ones out and have them parsed again at every ask."""
+
+
+V = TypeVar("V")
+
+
+def _keep(cache: OrderedDict[str, V], key: str, value: V) -> None:
+    """Store ``key`` as the most recently used entry, dropping the least recently used."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > PARSE_CACHE:
+        cache.popitem(last=False)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -45,7 +59,12 @@ class Architecture(Parameter):
     confidence: str = "medium"
     when: Condition | Mapping[str, Any] | None = None  # a Mapping becomes a Condition
     type_name: ClassVar[str] = "architecture"
-    _parsed: dict[str, Derivation | str] = field(default_factory=dict, init=False, compare=False)
+    _parsed: OrderedDict[str, Derivation | str] = field(
+        default_factory=OrderedDict, init=False, compare=False
+    )
+    _made: OrderedDict[str, Derivation] = field(
+        default_factory=OrderedDict, init=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.grammar, Mapping):
@@ -94,20 +113,21 @@ class Architecture(Parameter):
     def _remember(self, d: Derivation) -> str:
         """``str(d)``, cached as parsed (a value this parameter made needs no parse to validate)."""
         text = str(d)
-        if len(self._parsed) >= PARSE_CACHE:
-            self._parsed.clear()
-        self._parsed[text] = d
+        _keep(self._made, text, d)
         return text
 
     def parse(self, value: str) -> Derivation:
         """The derivation of a stored string; SpaceError says why it is not one of this grammar."""
-        hit = self._parsed.get(value) if isinstance(value, str) else None
-        if hit is None:
-            hit = self._parse(value)
-            if len(self._parsed) >= PARSE_CACHE:
-                self._parsed.clear()
-            if isinstance(value, str):
-                self._parsed[value] = hit
+        if not isinstance(value, str):
+            raise SpaceError(str(self._parse(value)))
+        hit: Derivation | str | None = self._made.get(value)
+        if hit is not None:
+            self._made.move_to_end(value)
+        else:
+            hit = self._parsed.get(value)
+            if hit is None:
+                hit = self._parse(value)
+            _keep(self._parsed, value, hit)
         if isinstance(hit, str):
             raise SpaceError(hit)
         return hit
@@ -174,13 +194,17 @@ class Architecture(Parameter):
     def mutate(
         self, value: str, rng: np.random.Generator, *, use_prior: bool = False
     ) -> str | None:
-        """Subtree mutation of ``value`` (:mod:`tunewise.nas.operators`); None if impossible."""
-        child = mutate(self.grammar, self.parse(value), rng, use_priors=use_prior)
+        """Subtree mutation of ``value`` (:mod:`tunewise.nas.operators`); None if impossible.
+
+        :meth:`parse` has checked the value (or this parameter made it), so the operator does not
+        check it again.
+        """
+        child = mutate(self.grammar, self.parse(value), rng, use_priors=use_prior, check=False)
         return None if child is None else self._remember(child)
 
     def crossover(self, a: str, b: str, rng: np.random.Generator) -> str | None:
         """``a`` with a subtree swapped for a same-nonterminal subtree of ``b``; None if none."""
-        child = crossover(self.grammar, self.parse(a), self.parse(b), rng)
+        child = crossover(self.grammar, self.parse(a), self.parse(b), rng, check=False)
         return None if child is None else self._remember(child)
 
     def count(self) -> int:
