@@ -111,14 +111,16 @@ def test_pending_trials_steer_the_model_away(trials) -> None:
     """A pending point at the model's favourite candidate makes it pick another region."""
     import numpy as np
 
-    from tunewise.models import gp, multi_fidelity
+    from tunewise.models import multi_fidelity
     from tunewise.optimizers.observations import observations
 
-    obs = observations(History(space=SPACE, seed=3, trials=tuple(trials))).succeeded()
-    encoding = gp.Encoding.of(SPACE)
+    history = History(space=SPACE, seed=3, trials=tuple(trials))
+    obs = observations(history).succeeded()
+    by_number = {t.number: t.config for t in history.finished}
+    configs = [by_number[int(k)] for k in obs.numbers]
     candidates = SPACE.sample_many(np.random.default_rng(0), 400)
     u = SPACE.encode_many(candidates)
-    data = (encoding, obs.u, obs.fidelity, obs.y, u)
+    data = (multi_fidelity.CubeInputs.of(SPACE), configs, obs.fidelity, obs.y, candidates)
     first, info = multi_fidelity.two_stage_pick(*data, target_fidelity=3, seed=3, keys=obs.numbers)
     assert info["pending_points"] == 0 and info["fit_seconds"] >= 0
     second, info = multi_fidelity.two_stage_pick(
@@ -126,7 +128,7 @@ def test_pending_trials_steer_the_model_away(trials) -> None:
         target_fidelity=3,
         seed=3,
         keys=obs.numbers,
-        pending_u=u[[first]],
+        pending=[candidates[first]],
         pending_fidelity=np.array([3.0]),
     )
     assert info["pending_points"] == 1
