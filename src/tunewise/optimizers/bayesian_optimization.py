@@ -17,9 +17,9 @@ Spaces with architecture parameters (:class:`~tunewise.space.Architecture`): the
 :mod:`tunewise.optimizers.architecture_bo` (one GP over the cube and the architectures'
 Weisfeiler–Lehman features, log-EI maximized by evolution of derivations, then the winner's cube
 part refined); the initial design has at least ``ARCHITECTURE_DESIGN`` samples (10, as Schrodi et
-al. 2023). ``wl_h``: WL iterations; ``wl_hierarchical``: the hierarchical WL kernel over the
-derivation's level graphs; ``combine``: ``"product"`` or ``"additive"`` kernel of the cube and the
-architectures (:mod:`tunewise.models.joint`).
+al. 2023). ``wl_h``: WL iterations (:data:`WL_H`); ``wl_hierarchical``: the hierarchical WL
+kernel over the derivation's level graphs; ``combine``: ``"product"`` or ``"additive"`` kernel of
+the cube and the architectures (:mod:`tunewise.models.joint`).
 
 torch/BoTorch are imported inside :meth:`ask` only. The fit cache on the instance changes nothing
 but speed (anchored warm starts, see :mod:`tunewise.models.gp`). Each suggestion's ``info`` says
@@ -43,6 +43,10 @@ _ACQUISITIONS = ("log_ei", "qlog_nei")
 _COMBINES = ("product", "additive")
 ARCHITECTURE_DESIGN = 10
 """The smallest initial design of a space with architecture parameters."""
+WL_H = 1
+"""Weisfeiler–Lehman iterations of the architecture kernel. One, not the surrogate-regression
+optimum of two: in BO runs on NAS-Bench-201 h = 1 reached lower regret by 100 evaluations (h = 2
+stalled around cells it had overfit; benchmarks/README.md, "Architecture search II")."""
 
 
 def _positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
@@ -78,7 +82,7 @@ class BayesianOptimization(Optimizer):
         warm_iterations: int = 20,
         prior_first: bool = False,
         local_starts: int = 3,
-        wl_h: int = 2,
+        wl_h: int = WL_H,
         wl_hierarchical: bool = False,
         combine: str = "product",
     ) -> None:

@@ -42,7 +42,7 @@ import numpy as np
 
 from tunewise.optimizers import prior_evidence
 from tunewise.optimizers.base import Capabilities
-from tunewise.optimizers.bayesian_optimization import BayesianOptimization
+from tunewise.optimizers.bayesian_optimization import WL_H, BayesianOptimization
 from tunewise.optimizers.observations import Observations
 from tunewise.optimizers.registry import register
 
@@ -71,7 +71,7 @@ class PiBO(BayesianOptimization):
         prior_first: bool = True,
         local_starts: int = 3,
         prior_evidence: bool = True,
-        wl_h: int = 2,
+        wl_h: int = WL_H,
         wl_hierarchical: bool = False,
         combine: str = "product",
     ) -> None:
