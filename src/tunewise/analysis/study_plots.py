@@ -49,6 +49,17 @@ def _note(ax: Axes, text: str) -> None:
     ax.set_yticks([])
 
 
+def _finish_trace(ax: Axes, *, x: str, log_y: bool, ylabel: str, title: str) -> None:
+    """The labels, scale, grid and legend of an incumbent-over-``x`` plot."""
+    if log_y:
+        ax.set_yscale("log", nonpositive="clip")
+    ax.set_xlabel(X_LABELS[x])
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+
+
 def _fidelity_norm(values: pd.Series) -> Any:
     from matplotlib.colors import Normalize
 
@@ -97,13 +108,13 @@ def incumbent_figure(
         label="incumbent",
     )
     line.set_gid("incumbent")
-    if log_y:
-        ax.set_yscale("log", nonpositive="clip")
-    ax.set_xlabel(X_LABELS[x])
-    ax.set_ylabel("objective (lower is better)")
-    ax.set_title("Incumbent (best at the highest fidelity reached)", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
+    _finish_trace(
+        ax,
+        x=x,
+        log_y=log_y,
+        ylabel="objective (lower is better)",
+        title="Incumbent (best at the highest fidelity reached)",
+    )
     return fig
 
 
@@ -389,11 +400,11 @@ def compare_figure(
     if not drawn:
         _note(ax, "no finished trials in these studies")
         return fig
-    if log_y:
-        ax.set_yscale("log", nonpositive="clip")
-    ax.set_xlabel(X_LABELS[x])
-    ax.set_ylabel("incumbent objective (lower is better)")
-    ax.set_title("Incumbents compared", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
+    _finish_trace(
+        ax,
+        x=x,
+        log_y=log_y,
+        ylabel="incumbent objective (lower is better)",
+        title="Incumbents compared",
+    )
     return fig
