@@ -26,7 +26,8 @@ promotions still follow the brackets. One GP on all succeeded trials with the fi
 of its range) as an extra input: over the unit cube, or, on spaces with
 :class:`~tunewise.space.Architecture` parameters, the joint GP of hyperparameter columns times WL
 kernels on each architecture's graph features
-(:class:`~tunewise.models.joint_multi_fidelity.JointInputs`). Two-stage log-EI
+(:class:`~tunewise.models.joint_multi_fidelity.JointInputs`; BO's WL iterations,
+:data:`~tunewise.optimizers.bayesian_optimization.WL_H`). Two-stage log-EI
 (:mod:`tunewise.models.multi_fidelity`): score :data:`N_CANDIDATES` candidates at the target rung's
 fidelity, keep the top 10, re-score them at the maximum fidelity, take the best. Candidates
 (a departure from NePS-old's 1000 uniform ones, to keep the prior's influence): half drawn from the
@@ -42,6 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tunewise.optimizers.base import Capabilities
+from tunewise.optimizers.bayesian_optimization import WL_H
 from tunewise.optimizers.bracket_optimizer import BracketOptimizer
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.observations import observations
@@ -54,9 +56,9 @@ from tunewise.trial import History
 N_CANDIDATES = 1000
 """Candidates scored by the model per new configuration (half from the policy, half uniform).
 
-The same on architecture spaces: on ``nas-digits`` one model-made sample took a median 0.27 s at
-50 and 0.55 s at 200 finished trials, the 1000 candidates' WL rows and their log-EI about 0.1 s of
-it (one thread)."""
+The same on architecture spaces: on ``nas-digits`` one model-made sample took a median 0.24 CPU-s
+at 50 and 0.37 at 200 finished trials (one thread), the 1000 candidates' WL rows about 0.14 s and
+their log-EI 0.05 s of it."""
 DEFAULT_INITIAL_DESIGN = 10
 """Full-fidelity evaluations' worth of fidelity spent before the model takes over (NePS-old)."""
 
@@ -197,7 +199,7 @@ class PriorBand(BracketOptimizer):
         if space.architectures:
             from tunewise.models import joint_multi_fidelity
 
-            inputs = joint_multi_fidelity.JointInputs.of(space)
+            inputs = joint_multi_fidelity.JointInputs.of(space, h=WL_H)
         else:
             inputs = multi_fidelity.CubeInputs.of(space)
         if self._cache is None:
