@@ -10,7 +10,8 @@ ask), and the median ``fit_seconds``, ``acquisition_seconds`` and ``generations`
 
 Spaces: ``cell`` (the NAS-Bench-201 cell grammar, 15,625 cells) and ``hierarchical`` (the
 hierarchical NAS-Bench-201 grammar, about 10^446 architectures; plain WL on the full graph, and
-``--hierarchical-wl`` for the level-graph kernel). Run from the repository root::
+``--hierarchical-wl`` for the level-graph kernel); ``--wl-h``: the WL iterations (default: the
+optimizer's). Run from the repository root::
 
     .venv/bin/python benchmarks/wl_bo_overhead.py                       # 50, 200, 500; cell
     .venv/bin/python benchmarks/wl_bo_overhead.py --spaces hierarchical --sizes 50 200
@@ -34,6 +35,7 @@ import numpy as np
 import tunewise as tw
 from tunewise.nas.grammars import hierarchical_nb201, nb201_cell
 from tunewise.optimizers import BayesianOptimization
+from tunewise.optimizers.bayesian_optimization import WL_H
 from tunewise.trial import History, Trial, TrialStatus
 
 SPACES = {
@@ -59,10 +61,12 @@ def trial(number: int, config: dict[str, Any], slot: str) -> Trial:
     )
 
 
-def measure(space: tw.Space, size: int, repeats: int, hierarchical: bool) -> dict[str, float]:
+def measure(
+    space: tw.Space, size: int, repeats: int, hierarchical: bool, h: int
+) -> dict[str, float]:
     rng = np.random.default_rng(size)
     trials = [trial(i, c, f"x:{i}") for i, c in enumerate(space.sample_many(rng, size - 1))]
-    optimizer = BayesianOptimization(wl_hierarchical=hierarchical)
+    optimizer = BayesianOptimization(wl_hierarchical=hierarchical, wl_h=h)
     optimizer.ask(History(space=space, seed=0, trials=tuple(trials)), 1)  # untimed warm-up
     walls, cpus, infos = [], [], []
     for _ in range(repeats):
@@ -88,14 +92,15 @@ def main() -> None:
     parser.add_argument("--spaces", nargs="+", choices=sorted(SPACES), default=["cell"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hierarchical-wl", action="store_true")
+    parser.add_argument("--wl-h", type=int, default=WL_H, help=f"WL iterations (default {WL_H})")
     args = parser.parse_args()
     print("| space | kernel | evaluated | s/ask (wall) | s/ask (CPU) | fit s | acq. s | gens |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.spaces:
         space = SPACES[name]()
         for size in args.sizes:
-            r = measure(space, size, args.repeats, args.hierarchical_wl)
-            kernel = "hWL" if args.hierarchical_wl else "WL"
+            r = measure(space, size, args.repeats, args.hierarchical_wl, args.wl_h)
+            kernel = f"{'hWL' if args.hierarchical_wl else 'WL'} h={args.wl_h}"
             print(
                 f"| {name} | {kernel} | {size} | {r['wall']:.2f} | {r['cpu']:.2f} | "
                 f"{r['fit']:.2f} | {r['acq']:.2f} | {r['gen']:.0f} |",

@@ -99,24 +99,33 @@ def _operations_histogram(ops: Operations, h: int) -> Counter[str]:
     targets = (0, *ops.targets, -1)
     ending: dict[int, list[int]] = {}
     starting: dict[int, list[int]] = {}
-    for i, (src, dst) in enumerate(zip(sources, targets, strict=True)):
+    for i, dst in enumerate(targets):
         ending.setdefault(dst, []).append(i)
+    for i, src in enumerate(sources):
         starting.setdefault(src, []).append(i)
-    ending.pop(-1, None)
-    starting.pop(-1, None)
+    del ending[-1], starting[-1]
+    # Most junctions see one operation: their neighbour tuples need no sorting.
+    end_one = [(j, at[0]) for j, at in ending.items() if len(at) == 1]
+    end_many = [(j, at) for j, at in ending.items() if len(at) > 1]
+    start_one = [(j, at[0]) for j, at in starting.items() if len(at) == 1]
+    start_many = [(j, at) for j, at in starting.items() if len(at) > 1]
     hist: Counter[str] = Counter([f"0:{lab}" for lab in labels])
-    memo = _DIGESTS
+    get = _DIGESTS.get
     empty: tuple[str, ...] = ()
     for it in range(1, h + 1):
-        into = {j: tuple(sorted([labels[i] for i in at])) for j, at in ending.items()}
-        out_of = {j: tuple(sorted([labels[i] for i in at])) for j, at in starting.items()}
-        new = []
-        for lab, src, dst in zip(labels, sources, targets, strict=True):
-            key = (lab, into.get(src, empty), out_of.get(dst, empty))
-            hit = memo.get(key)
-            new.append(_digest(key) if hit is None else hit)
-        labels = new
-        hist.update([f"{it}:{lab}" for lab in labels])
+        into: dict[int, tuple[str, ...]] = {j: (labels[i],) for j, i in end_one}
+        for j, at in end_many:
+            into[j] = tuple(sorted([labels[i] for i in at]))
+        out_of: dict[int, tuple[str, ...]] = {j: (labels[i],) for j, i in start_one}
+        for j, at in start_many:
+            out_of[j] = tuple(sorted([labels[i] for i in at]))
+        keys = [
+            (lab, into.get(src, empty), out_of.get(dst, empty))
+            for lab, src, dst in zip(labels, sources, targets, strict=True)
+        ]
+        labels = [get(key) or _digest(key) for key in keys]
+        prefix = f"{it}:"
+        hist.update([prefix + lab for lab in labels])
     return hist
 
 

@@ -233,12 +233,15 @@ def _fragment(
     for (u, v), (kl, ks, kt, kj, _) in zip(edges, kids, strict=True):
         if not kl or u not in fwd or v not in bwd:
             continue
-        a = 0 if u == 0 else 1 if u == n else u + 1
-        b = 0 if v == 0 else 1 if v == n else v + 1
-        off = junctions - 2
+        # the child's junctions here: its ends, then its own after those numbered so far
+        at = [
+            0 if u == 0 else 1 if u == n else u + 1,
+            0 if v == 0 else 1 if v == n else v + 1,
+            *range(junctions, junctions + kj - 2),
+        ]
         labels += kl
-        sources += [a if x == 0 else b if x == 1 else x + off for x in ks]
-        targets += [a if x == 0 else b if x == 1 else x + off for x in kt]
+        sources += map(at.__getitem__, ks)
+        targets += map(at.__getitem__, kt)
         junctions += kj - 2
     out: Fragment = (tuple(labels), tuple(sources), tuple(targets), junctions, n in fwd)
     if cache:

@@ -66,37 +66,44 @@ def _table(grammar: Grammar, d: Derivation) -> _Table:
     """The node table of ``d``, cached by identity."""
     hit = _TABLES.get(grammar, d)
     if hit is None:
-        nodes = list(grammar.nodes(d))
-        mutable = [n for n in nodes if len(grammar.productions[n[1].symbol]) > 1]
-        by_symbol: dict[str, list[tuple[Derivation, Counts]]] = {}
-        limits = _limits(grammar, d)
-        for _, node, _ in nodes:
-            by_symbol.setdefault(node.symbol, []).append((node, limits[id(node)]))
-        hit = _Table(nodes, mutable, by_symbol)
+        hit = _walk(grammar, d)
         _TABLES.put((grammar, d), hit)
     return hit
 
 
-def _limits(grammar: Grammar, tree: Derivation) -> dict[int, Counts]:
-    """Per node of ``tree`` (by id), the most appearances of each depth-limited nonterminal on
-    one path down from it, as a vector over the grammar's sorted depth-limited nonterminals."""
+def _walk(grammar: Grammar, tree: Derivation) -> _Table:
+    """One pre-order pass over ``tree``: the nodes as :meth:`Grammar.nodes` yields them, and per
+    node the most appearances of each depth-limited nonterminal on one path down from it (a
+    vector over the grammar's sorted depth-limited nonterminals)."""
     slot = {sym: i for i, sym in enumerate(sorted(grammar.depth))}
     zeros = tuple(0 for _ in slot)
-    out: dict[int, Counts] = {}
+    several = {nt for nt, rhss in grammar.productions.items() if len(rhss) > 1}
+    nodes: list[Node] = []
+    mutable: list[Node] = []
+    profiles: list[tuple[Derivation, Counts]] = []
 
-    def visit(node: Derivation) -> Counts:
+    def visit(node: Derivation, path: Path, counts: Counts) -> Counts:
+        entry = (path, node, counts)
+        nodes.append(entry)
+        if node.symbol in several:
+            mutable.append(entry)
+        at = len(profiles)
+        profiles.append((node, zeros))
         best = zeros
-        for kid in node.children:
-            sub = visit(kid)
-            best = tuple(max(x, y) for x, y in zip(best, sub, strict=True))
+        for j, kid in enumerate(node.children):
+            sub = visit(kid, (*path, j), grammar._step(counts, kid.symbol) or ())
+            best = tuple(map(max, best, sub))
         s = slot.get(node.symbol)
         if s is not None:
             best = (*best[:s], best[s] + 1, *best[s + 1 :])
-        out[id(node)] = best
+        profiles[at] = (node, best)
         return best
 
-    visit(tree)
-    return out
+    visit(tree, (), grammar._root_counts())
+    by_symbol: dict[str, list[tuple[Derivation, Counts]]] = {}
+    for node, best in profiles:
+        by_symbol.setdefault(node.symbol, []).append((node, best))
+    return _Table(nodes, mutable, by_symbol)
 
 
 def _fitting(grammar: Grammar, table: _Table, symbol: str, counts: Counts) -> list[Derivation]:
