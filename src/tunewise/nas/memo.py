@@ -3,7 +3,8 @@
 Derivations are immutable, but hashing one walks the whole tree; children of mutation and
 crossover share their untouched subtrees (the same objects) with their parents, so identity is
 both the cheap key and the one that finds the shared work. Each entry keeps its key objects
-alive, so an id cannot be reused while it is cached.
+alive, so an id cannot be reused while it is cached. Threads may share one (each operation is
+one step of an OrderedDict; a lost race only costs a recomputation).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class IdentityMemo(Generic[V]):
         hit = self._data.get(ids)
         if hit is None:
             return None
-        self._data.move_to_end(ids)
+        try:  # noqa: SIM105  (a hot path: try costs nothing, contextlib.suppress does)
+            self._data.move_to_end(ids)
+        except KeyError:  # dropped by another thread meanwhile: the value is still right
+            pass
         return hit[1]
 
     def put(self, key: tuple[object, ...], value: V) -> None:
@@ -41,4 +45,7 @@ class IdentityMemo(Generic[V]):
         self._data[ids] = (key, value)
         self._data.move_to_end(ids)
         while len(self._data) > self.size:
-            self._data.popitem(last=False)
+            try:
+                self._data.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
