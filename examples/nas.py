@@ -1,20 +1,23 @@
 """Neural architecture search: a hierarchical CNN space with production priors, tuned by PriorBand.
 
-Run it with ``python examples/nas.py`` (about a minute on 2 cores); results go to ``runs/nas`` and
-``tunewise status runs/nas`` shows them. The space is a context-free grammar (Schrodi et al.,
-NeurIPS 2023): a network is a few *stages* with a down-sampling block between them, a stage is a
-small graph (a chain, a residual or a diamond) of *blocks*, and a block is an operation or, one
-level down, again a small graph of operations. Next to the architecture the space holds two
-hyperparameters, the learning rate and the width. A config holds the architecture as a plain
-string such as ``"Linear3(Residual2(conv3x3, id, conv3x3), down, Linear2(conv1x1, conv3x3))"``;
-the objective builds it into a PyTorch network with ``tw.nas.build`` and trains it on
-scikit-learn's 8x8 digits, continuing from the checkpoint of the rung below when PriorBand
-promotes a configuration.
+Run it with ``python examples/nas.py`` (about a minute on 2 cores); results go to
+``runs/nas-priorband`` and ``tunewise status runs/nas-priorband`` shows them. ``--optimizer
+priorband-bo`` lets a graph-kernel GP propose PriorBand's new configurations, ``--optimizer pibo``
+runs piBO at the full 9 epochs (both: docs/architecture-bo.md).
+
+The space is a context-free grammar (Schrodi et al., NeurIPS 2023): a network is a few *stages*
+with a down-sampling block between them, a stage is a small graph (a chain, a residual or a
+diamond) of *blocks*, and a block is an operation or, one level down, again a small graph of
+operations. Next to the architecture the space holds two hyperparameters, the learning rate and the
+width. A config holds the architecture as a plain string such as ``"Linear3(Residual2(conv3x3, id,
+conv3x3), down, Linear2(conv1x1, conv3x3))"``; the objective builds it into a PyTorch network with
+``tw.nas.build`` and trains it on scikit-learn's 8x8 digits, continuing from the checkpoint of the
+rung below when PriorBand promotes a configuration.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import torch
 from torch import nn
@@ -112,14 +115,26 @@ def evaluate(config: dict, trial: tw.TrialContext) -> dict:
     return {"objective": error, "info": {"parameters": sum(p.numel() for p in model.parameters())}}
 
 
+OPTIMIZERS = {
+    "priorband": "priorband",
+    # PriorBand's new configurations from the joint GP: WL graph kernel x the hyperparameters'
+    # kernel, with the epochs as one more input (docs/architecture-bo.md)
+    "priorband-bo": {"name": "priorband", "model_based": True},
+    # piBO at the full 9 epochs: the production priors and the lr/channels priors weight log-EI
+    "pibo": "pibo",
+}
+
 if __name__ == "__main__":
-    budget = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0  # full-fidelity (9-epoch) trainings
+    parser = argparse.ArgumentParser(description="NAS on the digits with a hierarchical grammar")
+    parser.add_argument("budget", nargs="?", type=float, default=20.0, help="9-epoch trainings")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="priorband")
+    args = parser.parse_args()
     result = tw.run(
         evaluate,
         SPACE,
-        root="runs/nas",
-        optimizer="priorband",
-        budget=tw.Budget(fidelity_units=budget),
+        root=f"runs/nas-{args.optimizer}",
+        optimizer=OPTIMIZERS[args.optimizer],
+        budget=tw.Budget(fidelity_units=args.budget),
         workers=2,
         seed=0,
         progress=False,
