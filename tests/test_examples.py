@@ -70,7 +70,7 @@ def test_wrong_prior_script_runs_priorband_with_and_without_evidence(tmp_path) -
 def test_nas_script_runs_priorband_on_a_grammar_space(tmp_path) -> None:
     stdout = _run_script("nas", ["3"], tmp_path, timeout=180)
     assert "best validation error" in stdout and "best architecture: Linear" in stdout
-    trials = tw.load(tmp_path / "runs" / "nas").trial_list
+    trials = tw.load(tmp_path / "runs" / "nas-priorband").trial_list
     space = _load("nas").SPACE
     for trial in trials:
         space.validate_config(trial.config)  # the architecture is a derivation of the grammar
