@@ -246,6 +246,15 @@ def incumbent(trials: Iterable[Trial]) -> Trial | None:
     return best
 
 
+def config_key(config: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A hashable identity of a configuration: its sorted ``(name, repr(value))`` pairs.
+
+    The one test of "already tried" for optimizers and models (a derivation string, a float and
+    a categorical compare by their values' reprs, so ``0.1`` and ``0.1`` match, ``1`` and ``1.0``
+    do not, as they do not in a stored config)."""
+    return tuple(sorted((k, repr(v)) for k, v in dict(config).items()))
+
+
 def trials_by_number(trials: Sequence[Trial]) -> dict[int, Trial]:
     return {t.number: t for t in trials}
 
@@ -272,11 +281,12 @@ def fidelity_units(
 
     One evaluation at the space's maximum fidelity counts 1; a continuation of a trial at
     ``previous_fidelity`` counts only what it adds, ``(fidelity - previous_fidelity) / max``
-    (never below 0). Without a fidelity in the space (or on the trial) an evaluation counts 1.
-    The store's budget counters, the simulated runtime and PriorBand's bracket accounting all
-    use this function.
+    (never below 0), unless the fidelity is not ``resumable`` (a data subset the model is
+    retrained on): then it counts its whole ``fidelity / max``
+    (:meth:`tunewise.space.Fidelity.units`). Without a fidelity in the space (or on the trial)
+    an evaluation counts 1. The store's budget counters, the simulated runtime, the analysis'
+    budget axis and PriorBand's bracket accounting all use this function.
     """
     if space.fidelity is None or fidelity is None:
         return 1.0
-    start = 0.0 if previous_fidelity is None else float(previous_fidelity)
-    return max(float(fidelity) - start, 0.0) / float(space.fidelity.upper)
+    return space.fidelity.units(fidelity, previous_fidelity)

@@ -122,6 +122,32 @@ def learning_curves(trials: Sequence[Trial]) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=list(CURVE_COLUMNS))
 
 
+def chain_curve(trials: Sequence[Trial], number: int) -> pd.DataFrame:
+    """The whole learning curve of trial ``number``'s configuration across its chain.
+
+    A configuration continued step by step (freeze-thaw, promotions) spreads its curve over
+    several trials, each reporting what it added; this joins them from the chain's first trial
+    down to ``number`` (:func:`chain`), one row per step (``number`` = the trial that reported
+    it, a later trial's point replacing an earlier one's at the same step), sorted by step.
+    Columns: ``number``, ``fidelity`` (that trial's), ``step``, ``value``.
+    """
+    by_number = trials_by_number(trials)
+    points: dict[float, tuple[int, float, float]] = {}
+    for n in chain(trials, number):
+        t = by_number[n]
+        for step, value in t.learning_curve:
+            points[step] = (n, _nan(t.fidelity), value)
+    steps = sorted(points)
+    return pd.DataFrame(
+        {
+            "number": np.array([points[s][0] for s in steps], dtype=np.int64),
+            "fidelity": np.array([points[s][1] for s in steps], dtype=float),
+            "step": np.array(steps, dtype=float),
+            "value": np.array([points[s][2] for s in steps], dtype=float),
+        }
+    )
+
+
 def _config_key(trial: Trial) -> str:
     return json.dumps(dict(trial.config), sort_keys=True, default=str)
 

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from tunewise.space import Categorical, Space
 from tunewise.space.priors import truncnorm_sample
+from tunewise.trial import config_key
 
 Config = dict[str, Any]
 Score = Callable[[list[Config]], NDArray[np.float64]]
@@ -61,9 +62,7 @@ class Result:
     generations: int
 
 
-def key(config: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    """A hashable identity of a config (the same as the optimizers' "taken" keys)."""
-    return tuple(sorted((k, repr(v)) for k, v in dict(config).items()))
+key = config_key  # the optimizers' "taken" test (tunewise.trial.config_key)
 
 
 def maximize(

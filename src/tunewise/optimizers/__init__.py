@@ -7,6 +7,7 @@ declarations without logic of their own and share one file, :mod:`tunewise.optim
 from tunewise.optimizers.base import Capabilities, Optimizer
 from tunewise.optimizers.bayesian_optimization import BayesianOptimization
 from tunewise.optimizers.bohb import BOHB
+from tunewise.optimizers.freeze_thaw import FreezeThaw
 from tunewise.optimizers.grid_search import GridSearch
 from tunewise.optimizers.hyperband import ASHA, AsyncHyperband, Hyperband, SuccessiveHalving
 from tunewise.optimizers.pibo import PiBO
@@ -22,6 +23,7 @@ __all__ = [
     "AsyncHyperband",
     "BayesianOptimization",
     "Capabilities",
+    "FreezeThaw",
     "GridSearch",
     "Hyperband",
     "Optimizer",

@@ -37,7 +37,7 @@ from tunewise.optimizers.base import Capabilities, Optimizer, check_n
 from tunewise.optimizers.observations import Observations, observations
 from tunewise.optimizers.registry import register
 from tunewise.space import Space
-from tunewise.trial import History, Suggestion, max_fidelity, rng_for
+from tunewise.trial import History, Suggestion, config_key, max_fidelity, rng_for
 
 _ACQUISITIONS = ("log_ei", "qlog_nei")
 _COMBINES = ("product", "additive")
@@ -131,7 +131,7 @@ class BayesianOptimization(Optimizer):
         check_n(n)
         space = history.space
         fidelity = max_fidelity(space)
-        taken = {_key(t.config) for t in history.trials}
+        taken = {config_key(t.config) for t in history.trials}
         numbers = range(history.next_number, history.next_number + n)
         n_finished = sum(1 for t in history.finished if fidelity is None or t.fidelity == fidelity)
         n_ok = sum(1 for t in history.succeeded if fidelity is None or t.fidelity == fidelity)
@@ -151,11 +151,11 @@ class BayesianOptimization(Optimizer):
         it taken."""
         if self.prior_first and space.has_priors:
             prior = space.prior_config()
-            if _key(prior) not in taken:
-                taken.add(_key(prior))
+            if config_key(prior) not in taken:
+                taken.add(config_key(prior))
                 return prior, {"sampled_from": "prior"}
         config = space.sample(rng_for(seed, k))
-        taken.add(_key(config))
+        taken.add(config_key(config))
         return config, {"sampled_from": "random"}
 
     # -- the model ---------------------------------------------------------------------------
@@ -243,16 +243,12 @@ class BayesianOptimization(Optimizer):
                 "train_points": len(train_y),
                 **prior_facts,
             }
-            if _key(config) in taken:  # the acquisition's best is a known config: explore
+            if config_key(config) in taken:  # the acquisition's best is a known config: explore
                 config = space.sample(rng_for(history.seed, k, 0xD0))
                 info["sampled_from"] = "random (model proposed a known config)"
-            taken.add(_key(config))
+            taken.add(config_key(config))
             pending.append(
                 torch.tensor(encoding.to_model(space.encode(config)), dtype=gp.DTYPE).reshape(1, -1)
             )
             results.append((config, info))
         return results
-
-
-def _key(config: Any) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((k, repr(v)) for k, v in dict(config).items()))

@@ -13,12 +13,14 @@ logic.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tunewise.trial import History, TrialStatus
+from tunewise.trial import History, Trial, TrialStatus
 
 Array = NDArray[np.float64]
 
@@ -94,4 +96,79 @@ def observations(history: History) -> Observations:
         numbers=np.array([t.number for t in finished], dtype=np.int64),
         pending_u=encode([dict(t.config) for t in pending]),
         pending_fidelity=fidelities([t.fidelity for t in pending]),
+    )
+
+
+@dataclass(frozen=True)
+class CurvePoints:
+    """Every learning-curve point of the finished trials, one row per (chain, step).
+
+    ``configs`` (n): the configuration of each point; ``steps`` (n,): its step (a fidelity value);
+    ``y`` (n,): the objective there, NaN for a failed evaluation (at its fidelity); ``chains``
+    (n,): the number of the first trial of the point's chain (a configuration continued step by
+    step through ``previous_trial``); ``numbers`` (n,): the trial that reported it. Rows are in
+    trial-number order, so a point keeps its index as later trials finish (the model's keys).
+    """
+
+    configs: list[Mapping[str, Any]]
+    steps: Array
+    y: Array
+    chains: NDArray[np.int64]
+    numbers: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def chain_roots(trials: Sequence[Trial]) -> dict[int, int]:
+    """Trial number -> the number of the first trial of its chain (following ``previous_trial``;
+    a missing ancestor ends the chain)."""
+    by_number = {t.number: t for t in trials}
+    roots: dict[int, int] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        previous = t.previous_trial
+        roots[t.number] = roots.get(previous, t.number) if previous in by_number else t.number
+    return roots
+
+
+def curve_points(history: History, *, step_range: tuple[float, float]) -> CurvePoints:
+    """The finished trials' curve points within ``step_range`` (inclusive), as arrays.
+
+    Per trial: its objective at its fidelity first (NaN for a failed trial), then the points it
+    reported (``trial.report(step, value)``, steps in fidelity units) whose step lies in
+    ``step_range``; a (chain, step) already seen (an earlier trial of the chain, or the trial's
+    own objective) is not repeated. Trials without a fidelity contribute their curve only,
+    never (a freeze-thaw study's trials all have one).
+    """
+    lower, upper = step_range
+    roots = chain_roots(list(history.trials))
+    seen: set[tuple[int, float]] = set()
+    configs: list[Mapping[str, Any]] = []
+    steps: list[float] = []
+    ys: list[float] = []
+    chains: list[int] = []
+    numbers: list[int] = []
+    for t in sorted(history.finished, key=lambda t: t.number):
+        root = roots[t.number]
+        succeeded = t.status is TrialStatus.SUCCEEDED and t.objective is not None
+        points: list[tuple[float, float]] = []
+        if t.fidelity is not None:
+            value = float(t.objective) if succeeded and t.objective is not None else math.nan
+            points.append((float(t.fidelity), value))
+        points.extend(t.learning_curve)
+        for step, value in points:
+            if not lower - 1e-12 <= step <= upper + 1e-12 or (root, step) in seen:
+                continue
+            seen.add((root, step))
+            configs.append(t.config)
+            steps.append(step)
+            ys.append(value if math.isfinite(value) else math.nan)
+            chains.append(root)
+            numbers.append(t.number)
+    return CurvePoints(
+        configs=configs,
+        steps=np.array(steps, dtype=np.float64),
+        y=np.array(ys, dtype=np.float64),
+        chains=np.array(chains, dtype=np.int64),
+        numbers=np.array(numbers, dtype=np.int64),
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tunewise.runtime.paths import trial_directory
 from tunewise.runtime.stores import open_study, split_location
 from tunewise.space import Space
-from tunewise.storage import StudyHandle, StudyRecord
+from tunewise.storage import StudyHandle, StudyRecord, Totals
 from tunewise.trial import Trial, TrialStatus, incumbent
 
 if TYPE_CHECKING:
@@ -80,6 +80,20 @@ class Result:
         if fidelity_name is not None and best.fidelity is not None:
             config[fidelity_name] = best.fidelity
         return config
+
+    @property
+    def totals(self) -> Totals:
+        """What the study has spent so far, counted by the store: evaluations, cost and
+        full-fidelity units (``fidelity_spent``; a continuation counts only the step it adds)."""
+        return self._study.totals()
+
+    def curve(self, number: int) -> pd.DataFrame:
+        """Trial ``number``'s configuration's whole learning curve across the chain of trials
+        that continued it (``number``, ``fidelity``, ``step``, ``value``; see
+        :func:`tunewise.analysis.study.chain_curve`)."""
+        from tunewise.analysis.study import chain_curve
+
+        return chain_curve(self.trial_list, number)
 
     def heartbeats(self) -> dict[int, float | None]:
         """The last heartbeat (a ``time.time()`` of the worker's clock) of each running trial."""
