@@ -10,7 +10,7 @@ trial = study.ask(); study.tell(trial, train(trial.config))
 
 from tunewise import nas, plot
 from tunewise.nas import Grammar
-from tunewise.runtime import Budget, Result, TrialContext, TrialFailed, load, run
+from tunewise.runtime import Budget, EarlyStopping, Result, TrialContext, TrialFailed, load, run
 from tunewise.runtime.ask_tell import Study
 from tunewise.space import (
     Architecture,
@@ -32,6 +32,7 @@ __all__ = [
     "Budget",
     "Categorical",
     "Constant",
+    "EarlyStopping",
     "Fidelity",
     "Float",
     "Grammar",

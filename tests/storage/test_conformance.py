@@ -358,6 +358,34 @@ class TestStoreConformance:
         ).status is (failed.status)
         assert study.totals().n_finished == 2
 
+    def test_a_trial_stopped_early_gives_back_the_fidelity_it_did_not_use(
+        self, open_store: OpenStore
+    ) -> None:
+        """``finish(fidelity_used=...)``: the trial counts what it used, the rest of its claim
+        goes back to the claimed total (the budget buys more), once, and never more than
+        claimed; without it, a finish counts the claim."""
+        study = make_study(open_store)
+        study.claim(suggestion("a", fidelity=9), worker="w", limits=NO_LIMITS)  # 1 unit
+        study.claim(suggestion("b", fidelity=3), worker="w", limits=NO_LIMITS)  # 1/3
+        study.claim(suggestion("c", fidelity=9), worker="w", limits=NO_LIMITS)  # 1
+        assert study.totals().fidelity_claimed == pytest.approx(7 / 3)
+        limits = Limits(max_fidelity_units=7 / 3)
+        assert limits.exhausted_for_new(study.totals())
+        study.finish(
+            0, worker="w", status=TrialStatus.SUCCEEDED, objective=0.5, fidelity_used=2 / 9
+        )
+        again = study.finish(
+            0, worker="w", status=TrialStatus.SUCCEEDED, objective=0.5, fidelity_used=2 / 9
+        )
+        study.finish(1, worker="w", status=TrialStatus.SUCCEEDED, objective=0.7, fidelity_used=5.0)
+        study.finish(2, worker="w", status=TrialStatus.SUCCEEDED, objective=0.6)
+        totals = study.totals()
+        assert totals.fidelity_claimed == pytest.approx(2 / 9 + 1 / 3 + 1)  # a replay: once
+        assert totals.fidelity_spent == pytest.approx(2 / 9 + 1 / 3 + 1)
+        assert not limits.exhausted_for_new(totals)  # the stop made room for another trial
+        assert study.claim(suggestion("d"), worker="w", limits=limits).trial is not None
+        assert again.number == 0 and again.status is TrialStatus.SUCCEEDED
+
     def test_claim_takes_the_first_free_slot_of_several(self, open_store: OpenStore) -> None:
         study = make_study(open_store)
         study.claim(suggestion("a"), worker="w1", limits=NO_LIMITS)

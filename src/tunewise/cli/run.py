@@ -14,6 +14,7 @@ import yaml
 import tunewise as tw
 from tunewise.cli.common import Commands, print_best, tunewise_command
 from tunewise.runtime.budget import Budget
+from tunewise.runtime.early_stopping import RULES, EarlyStopping
 from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES
 from tunewise.runtime.loading import load_callable
 
@@ -106,6 +107,20 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write each finished trial for TensorBoard under ROOT/tensorboard/STUDY/",
     )
+    parser.add_argument(
+        "--early-stopping",
+        choices=list(RULES),
+        metavar="RULE",
+        help="stop running trials whose reported curve is behind: median or model "
+        "(the objective asks trial.should_stop() or reads trial.report's answer)",
+    )
+    parser.add_argument(
+        "--early-stopping-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an early-stopping parameter: min_steps, min_trials, p (repeatable)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -163,6 +178,26 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def parse_early_stopping(rule: str | None, items: Sequence[str]) -> EarlyStopping | None:
+    """``--early-stopping median --early-stopping-option min_trials=3`` -> an EarlyStopping."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--early-stopping-option {item!r}: expected KEY=VALUE")
+        if key not in ("min_steps", "min_trials", "p"):
+            raise ValueError(
+                f"--early-stopping-option {item!r}: unknown key {key!r}; use min_steps, "
+                "min_trials or p"
+            )
+        options[key] = yaml.safe_load(text)
+    if rule is None:
+        if options:
+            raise ValueError("--early-stopping-option needs --early-stopping RULE")
+        return None
+    return EarlyStopping(rule=rule, **options)
+
+
 def run_command(args: argparse.Namespace) -> int:
     if not args.space.is_file():
         raise ValueError(f"--space: no such file {str(args.space)!r}")
@@ -188,6 +223,7 @@ def run_command(args: argparse.Namespace) -> int:
         progress=False if args.quiet else None,
         max_consecutive_failures=args.max_consecutive_failures,
         tensorboard=args.tensorboard,
+        early_stopping=parse_early_stopping(args.early_stopping, args.early_stopping_option),
     )
     print_best(result)
     if result.counts["succeeded"] == 0:

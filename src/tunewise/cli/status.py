@@ -67,6 +67,13 @@ def print_status(result: Result, *, failures: int = 10, console: Console | None 
     limits = ", ".join(f"{k}={v:g}" for k, v in budget.items() if v is not None and k != "deadline")
     overview.add_row(*(str(counts[s.value]) for s in TrialStatus), limits or "none")
     console.print(overview)
+    stopped = [t for t in trials if t.info.get("stopped_early")]
+    if stopped:
+        rules = ", ".join(sorted({str(t.info.get("stop_rule")) for t in stopped}))
+        console.print(
+            f"stopped early: {len(stopped)} of {counts['succeeded']} succeeded trials "
+            f"({rules} rule; their objective is the value they reached)"
+        )
 
     running = [t for t in trials if t.status is TrialStatus.RUNNING]
     if running:

@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.budget import Budget, StoredBudget
 from tunewise.runtime.context import TrialContext, objective_config
+from tunewise.runtime.early_stopping import EarlyStopping, TrialJudge, early_stopping_from
 from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.paths import default_study_name, trial_directory
 from tunewise.runtime.result import Result
@@ -51,6 +52,7 @@ class _Open:
     trial: Trial
     beat: Heartbeat
     started: float
+    judge: TrialJudge | None = None
 
 
 class Study:
@@ -71,6 +73,10 @@ class Study:
     study that went silent for ``stale_after`` seconds (re-queued, up to ``max_retries``
     times). :meth:`close` (or leaving a ``with`` block) stops it and re-queues untold trials.
     Its methods may be called from several threads (one trial trained in each, say).
+    ``early_stopping`` (``"median"``, ``"model"`` or a :class:`~tunewise.EarlyStopping`) judges
+    what an asked trial reports, as in ``tw.run``: ``trial.report`` returns True once it should
+    stop, and a trial told after that is recorded as stopped early. It is stored with the study
+    (replacing the stored one), so workers attached later apply it too.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class Study:
         max_retries: int = 2,
         heartbeat_interval: float = 10.0,
         stale_after: float = 60.0,
+        early_stopping: str | EarlyStopping | None = None,
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise TypeError(f"space must be a tunewise.Space, not {type(space).__name__}")
@@ -103,6 +110,7 @@ class Study:
             max_retries=max_retries,
             heartbeat_interval=heartbeat_interval,
             stale_after=stale_after,
+            early_stopping=early_stopping_from(early_stopping),
         )
         if root is not None:
             self.root = Path(root).expanduser().resolve()
@@ -176,6 +184,7 @@ class Study:
                 max_retries=settings.max_retries,
                 heartbeat_interval=settings.heartbeat_interval,
                 stale_after=settings.stale_after,
+                early_stopping=settings.early_stopping,
             )
         self._settings = settings
         self._store.create_or_open_study(
@@ -276,6 +285,7 @@ class Study:
             self._handle, worker=self.worker, interval=self._settings.heartbeat_interval
         )
         beat.track(trial.number)
+        judge = self._worker.judge(trial)
         previous = trial.previous_trial
         context = TrialContext(
             number=trial.number,
@@ -290,9 +300,19 @@ class Study:
             study=self.name,
             worker=self.worker,
             on_report=beat.set_curve,
+            judge=self._locked(judge) if judge is not None else None,
         )
-        self._open[trial.number] = _Open(context, trial, beat, time.perf_counter())
+        self._open[trial.number] = _Open(context, trial, beat, time.perf_counter(), judge)
         return context
+
+    def _locked(self, judge: TrialJudge) -> Callable[[list[tuple[float, float]]], bool]:
+        """``judge`` run under this Study's lock: it refreshes the handle the other threads use."""
+
+        def judged(curve: list[tuple[float, float]]) -> bool:
+            with self._lock:
+                return False if self._closed else judge(curve)
+
+        return judged
 
     # -- tell ----------------------------------------------------------------------------------
 
@@ -341,9 +361,10 @@ class Study:
             if outcome.error is not None:
                 told = outcome.error.replace("evaluate returned", "tell was given", 1)
                 outcome = dataclasses.replace(outcome, error=told)
+        outcome = dataclasses.replace(outcome, stop_seen=entry.context.stop_seen)
         entry.beat.recording()
         with signals_deferred():
-            recorded = self._worker.record(entry.trial, outcome)
+            recorded = self._worker.record(entry.trial, outcome, judge=entry.judge)
             entry.beat.stop()
             del self._open[entry.trial.number]
             self._told[entry.trial.number] = recorded

@@ -22,6 +22,11 @@ class TrialContext:
     ``device`` is the GPU this worker was given (``tw.run(devices=[...])``, ``tunewise worker
     --device N``), as its index in that list, or None. The evaluation sees only that GPU
     (``CUDA_VISIBLE_DEVICES`` is set for it), so use ``torch.device("cuda")``, not the index.
+
+    With early stopping (``tw.run(early_stopping="median")``, see
+    :mod:`tunewise.runtime.early_stopping`) ``report`` returns True once the trial should stop,
+    and ``should_stop()`` says so too; return what the trial reached. ``judge`` is the runtime's
+    hook: called with the curve after each report, it answers whether to stop.
     """
 
     def __init__(
@@ -38,6 +43,7 @@ class TrialContext:
         worker: str = "",
         device: str | None = None,
         on_report: Callable[[list[tuple[float, float]]], None] | None = None,
+        judge: Callable[[list[tuple[float, float]]], bool] | None = None,
     ) -> None:
         self.number = number
         self.config = dict(config)
@@ -51,8 +57,11 @@ class TrialContext:
         self.worker = worker
         self.device = device
         self._on_report = on_report
+        self._judge = judge
         self._lock = threading.Lock()
         self._curve: list[tuple[float, float]] = []
+        self._stop = False
+        self._stop_seen: int | None = None
 
     @property
     def directory(self) -> Path:
@@ -72,8 +81,9 @@ class TrialContext:
         with self._lock:
             return list(self._curve)
 
-    def report(self, step: float, value: float) -> None:
-        """Record the objective ``value`` after ``step`` (e.g. an epoch) of training."""
+    def report(self, step: float, value: float) -> bool:
+        """Record the objective ``value`` after ``step`` (e.g. an epoch) of training; True when
+        the trial should stop (early stopping judged this point; always False without it)."""
         step, value = float(step), float(value)
         if not math.isfinite(step):
             raise ValueError(f"trial.report: step must be finite, got {step!r}")
@@ -82,6 +92,30 @@ class TrialContext:
             curve = list(self._curve)
         if self._on_report is not None:
             self._on_report(curve)
+        if self._judge is not None and self._judge(curve):
+            self.advise_stop()
+        return self.should_stop()
+
+    def should_stop(self) -> bool:
+        """True once early stopping judged that this trial should stop: return the value it
+        reached. Never waits; always False without early stopping."""
+        with self._lock:
+            if self._stop and self._stop_seen is None:
+                self._stop_seen = len(self._curve)
+            return self._stop
+
+    def advise_stop(self) -> None:
+        """The runtime's side: from now on ``should_stop()`` is True (a verdict that arrived
+        from the worker, for an evaluation in a child process)."""
+        with self._lock:
+            self._stop = True
+
+    @property
+    def stop_seen(self) -> int | None:
+        """How many points were reported when the objective first learnt that it should stop
+        (``report`` or ``should_stop`` returned True); None if it never did."""
+        with self._lock:
+            return self._stop_seen
 
     def __repr__(self) -> str:
         return (

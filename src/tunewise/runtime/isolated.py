@@ -20,11 +20,18 @@ counts reserved rather than used memory, so it breaks CUDA (whose driver reserve
 space than the machine has memory) and trips on thread arenas that PyTorch and glibc reserve but
 never touch. A limit that is watched can be overshot between two looks (every 0.1 s) by a very
 fast allocation; the kernel's OOM killer then takes the child, and that is recorded too.
+
+With early stopping the worker judges each point the child reports (it holds the store) and
+sends the verdict back over the other pipe; the child's ``trial.report`` waits for the verdict
+on its point up to :data:`VERDICT_WAIT` seconds, so that a trial stops at the same step as in
+the worker's own process, and ``trial.should_stop()`` never waits (a verdict that came late is
+seen by the next call).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import pickle
@@ -39,13 +46,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing import spawn
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.signals import Interrupted, signals_deferred
 from tunewise.trial import TrialStatus
 
+if TYPE_CHECKING:
+    from tunewise.runtime.context import TrialContext
+
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+VERDICT_WAIT = 5.0  # seconds a child's trial.report waits for the worker's verdict
 START_ALLOWANCE = 60.0  # seconds the child may take to start (import the objective) on top
 _POLL = 0.05
 _MEMORY_EVERY = 0.1
@@ -78,6 +89,7 @@ class _Task:
     evaluate: Callable[..., Any] | str
     config: dict[str, Any]
     context: dict[str, Any]
+    judged: bool = False  # the worker sends a verdict for each report
 
 
 def parse_memory(value: int | str | None) -> int | None:
@@ -136,15 +148,18 @@ def evaluate_isolated(
     isolation: Isolation,
     on_report: Callable[[list[tuple[float, float]]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    judge: Callable[[list[tuple[float, float]]], bool] | None = None,
 ) -> outcomes.Outcome:
     """Run ``evaluate(config, TrialContext(**context))`` in a child and return its outcome.
 
     A timeout, a memory overrun or a child killed by a signal is a failed outcome with the reason.
     Ctrl-C/SIGTERM of this process, or ``should_stop()`` becoming true, kills the child and raises
-    (KeyboardInterrupt / :class:`Interrupted`) so that the caller re-queues the trial.
+    (KeyboardInterrupt / :class:`Interrupted`) so that the caller re-queues the trial. ``judge``
+    (early stopping) is called here with the curve after each report; its verdict goes back to
+    the child's ``trial.report`` / ``trial.should_stop``.
     """
     try:
-        payload = pickle.dumps(_Task(evaluate, config, context))
+        payload = pickle.dumps(_Task(evaluate, config, context, judged=judge is not None))
     except Exception as exc:
         raise TypeError(
             f"an evaluation in a separate process (trial_timeout, trial_memory_limit, devices) "
@@ -154,7 +169,7 @@ def evaluate_isolated(
     try:
         child.send(_preparation())
         child.send_bytes(payload)
-        return _supervise(child, isolation, on_report, should_stop)
+        return _supervise(child, isolation, on_report, should_stop, judge)
     finally:
         with signals_deferred():
             child.close()
@@ -165,6 +180,7 @@ def _supervise(
     isolation: Isolation,
     on_report: Callable[[list[tuple[float, float]]], None] | None,
     should_stop: Callable[[], bool] | None,
+    judge: Callable[[list[tuple[float, float]]], bool] | None = None,
 ) -> outcomes.Outcome:
     curve: list[tuple[float, float]] = []
     spawned = time.monotonic()
@@ -188,6 +204,8 @@ def _supervise(
                 curve = value
                 if on_report is not None:
                     on_report(value)
+                if judge is not None:
+                    child.verdict(len(value), judge(value))
             elif kind == "outcome":
                 result = value
             elif kind == "setup_error":
@@ -263,6 +281,12 @@ class _Child:
 
     def send_bytes(self, data: bytes) -> None:
         self._to.send_bytes(data)
+
+    def verdict(self, points: int, stop: bool) -> None:
+        """Tell the child whether to stop, after its report of ``points`` points (a child that
+        is gone hears nothing: its end is read below)."""
+        with contextlib.suppress(OSError):
+            self._to.send(("verdict", points, stop))
 
     def receive(self, timeout: float) -> Any:
         """The next message, None if none came within ``timeout``, or CLOSED once the child left."""
@@ -344,11 +368,17 @@ def child_main() -> None:
             evaluate = load_callable(evaluate)
         from tunewise.runtime.context import TrialContext
 
-        context = TrialContext(**task.context, on_report=lambda curve: send(("report", curve)))
+        verdicts = _Verdicts()
+        context = TrialContext(
+            **task.context,
+            on_report=lambda curve: send(("report", curve)),
+            judge=(lambda curve: verdicts.wait(len(curve))) if task.judged else None,
+        )
+        verdicts.context = context
     except BaseException:
         send(("setup_error", traceback.format_exc()))
         return
-    threading.Thread(target=_exit_with_parent, args=(incoming,), daemon=True).start()
+    threading.Thread(target=_listen_to_parent, args=(incoming, verdicts), daemon=True).start()
     send(("started", None))
     started = time.perf_counter()
     try:
@@ -361,13 +391,44 @@ def child_main() -> None:
         result = outcomes.from_return(
             value, elapsed=time.perf_counter() - started, curve=context.learning_curve
         )
+    if context.stop_seen is not None:
+        result = dataclasses.replace(result, stop_seen=context.stop_seen)
     send(("outcome", result))
     sys.stdout.flush()
     sys.stderr.flush()
 
 
-def _exit_with_parent(incoming: Connection) -> None:
-    """Leave at once when the worker is gone (its end of the pipe closed), whatever we run."""
+class _Verdicts:
+    """The child's side of early stopping: the worker's verdicts on the points reported so far
+    (``points``: how many were judged), for ``trial.report`` to wait on."""
+
+    def __init__(self) -> None:
+        self.context: TrialContext | None = None
+        self.points = 0
+        self._changed = threading.Condition()
+
+    def put(self, points: int, stop: bool) -> None:
+        if stop and self.context is not None:
+            self.context.advise_stop()
+        with self._changed:
+            self.points = max(self.points, points)
+            self._changed.notify_all()
+
+    def wait(self, points: int) -> bool:
+        """Wait (up to :data:`VERDICT_WAIT` s) for the verdict on the first ``points`` points;
+        the verdict so far. False: go on (a late verdict reaches ``should_stop`` later)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.points >= points, timeout=VERDICT_WAIT)
+        return self.context is not None and self.context.should_stop()
+
+
+def _listen_to_parent(incoming: Connection, verdicts: _Verdicts) -> None:
+    """Take the worker's verdicts; leave at once when the worker is gone (its end of the pipe
+    closed), whatever we run."""
     with contextlib.suppress(EOFError, OSError):
-        incoming.recv_bytes()
+        while True:
+            message = incoming.recv()
+            if isinstance(message, tuple) and message and message[0] == "verdict":
+                _, points, stop = message
+                verdicts.put(int(points), bool(stop))
     os._exit(70)

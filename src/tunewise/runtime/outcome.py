@@ -17,12 +17,17 @@ RESULT_KEYS = ("objective", "cost", "learning_curve", "info")
 
 @dataclass(frozen=True)
 class Outcome:
+    """What an evaluation ended with. ``stop_seen``: how many curve points the objective had
+    reported when it first learnt that early stopping advised it to stop (None: it never did;
+    see :attr:`tunewise.runtime.context.TrialContext.stop_seen`)."""
+
     status: TrialStatus
     objective: float | None = None
     cost: float | None = None
     learning_curve: list[tuple[float, float]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    stop_seen: int | None = None
 
 
 class InvalidResult(ValueError):

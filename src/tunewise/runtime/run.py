@@ -16,6 +16,7 @@ from tunewise.optimizers.auto import choose as choose_optimizer
 from tunewise.runtime.budget import Budget
 from tunewise.runtime.context import Evaluate
 from tunewise.runtime.devices import check_device_ids, check_devices
+from tunewise.runtime.early_stopping import EarlyStopping, early_stopping_from
 from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES, raise_if_too_many_failures
 from tunewise.runtime.isolated import check_not_preparing, parse_memory
 from tunewise.runtime.liveness import recover_gone_workers
@@ -59,6 +60,7 @@ def run(
     progress: bool | None = None,
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     tensorboard: bool = False,
+    early_stopping: str | EarlyStopping | None = None,
 ) -> Result:
     """Minimize ``evaluate(config, trial)`` over ``space`` until ``budget`` is spent.
 
@@ -83,6 +85,11 @@ def run(
     first error of the streak; None never stops. ``tensorboard=True`` writes each finished
     trial (its learning curve and results as scalars, its config as hparams) under
     ``<root>/tensorboard/<study>/``: ``tensorboard --logdir <root>/tensorboard``.
+    ``early_stopping="median"`` (or ``"model"``, or a :class:`~tunewise.EarlyStopping`) judges
+    each point an objective reports: ``trial.report`` returns True (and ``trial.should_stop()``
+    says so) once the trial is worse than the others at that step; an objective that then
+    returns is recorded with ``info["stopped_early"]`` and counts only the fidelity it used (see
+    :mod:`tunewise.runtime.early_stopping`).
     """
     check_not_preparing()
     check_not_bootstrapping()
@@ -131,6 +138,7 @@ def run(
         max_consecutive_failures=max_consecutive_failures,
         failures_since=time.time(),
         tensorboard=bool(tensorboard),
+        early_stopping=early_stopping_from(early_stopping),
     )
     if settings.trial_timeout is not None:
         check_picklable(evaluate, why="trial_timeout")

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from tunewise.optimizers import Optimizer
 from tunewise.runtime import outcome as outcomes
 from tunewise.runtime.budget import StoredBudget
 from tunewise.runtime.context import Evaluate, TrialContext, objective_config
+from tunewise.runtime.early_stopping import EarlyStopping, Stopper, TrialJudge
 from tunewise.runtime.failures import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
     TooManyFailures,
@@ -53,6 +54,8 @@ class Settings:
     since ``failures_since`` (the latest ``tw.run``'s start, shared by all its workers), so a
     resume is not stopped by the failures before it. ``tensorboard`` writes each finished trial
     under ``<root>/tensorboard/<study>/`` (see :mod:`tunewise.integrations.tensorboard`).
+    ``early_stopping`` judges each reported point of a running trial (see
+    :mod:`tunewise.runtime.early_stopping`); None: ``trial.should_stop()`` is always False.
     """
 
     max_retries: int = 2
@@ -65,9 +68,15 @@ class Settings:
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES
     failures_since: float = 0.0
     tensorboard: bool = False
+    early_stopping: EarlyStopping | None = None
 
     def __post_init__(self) -> None:
         check_max_consecutive_failures(self.max_consecutive_failures)
+        if self.early_stopping is not None and not isinstance(self.early_stopping, EarlyStopping):
+            raise TypeError(
+                f"early_stopping must be a tw.EarlyStopping or None, not "
+                f"{type(self.early_stopping).__name__}"
+            )
         if self.on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {self.on_error!r}")
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
@@ -104,11 +113,13 @@ class Settings:
         return self.trial_timeout is not None or self.trial_memory_limit is not None
 
     def to_stored(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self)  # early_stopping becomes its dict
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any]) -> Settings:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("early_stopping") is not None:
+            known["early_stopping"] = EarlyStopping.from_stored(known["early_stopping"])
         return cls(**known)
 
 
@@ -176,6 +187,9 @@ class Worker:
         self.too_many_failures: TooManyFailures | None = None  # why the loop stopped, if so
         self._fidelity_name = study.space.fidelity_name
         self._trials_root = trial_directory(self.root, study.name, 0).parent
+        self.stopper = (
+            Stopper(settings.early_stopping, study) if settings.early_stopping is not None else None
+        )
 
     def run(self) -> int:
         """Work until done; returns how many trials this worker evaluated."""
@@ -219,8 +233,9 @@ class Worker:
             self._release(trial, "interrupted by a stop request")
             return False
         heartbeat.track(trial.number)  # until recorded: a finish retried through an outage beats
+        judge = self.judge(trial)
         try:
-            result = self.execute(trial, on_report=heartbeat.set_curve)
+            result = self.execute(trial, on_report=heartbeat.set_curve, judge=judge)
             if self._stopping() and not self._still_ours(trial):
                 logger.warning(
                     "trial %d was re-queued by the stop request while it ran; its result is "
@@ -229,7 +244,7 @@ class Worker:
                 )
                 return False
             heartbeat.recording()
-            recorded = self._record(trial, result)
+            recorded = self._record(trial, result, judge)
         finally:
             heartbeat.untrack()
         self._recorded(trial, recorded)
@@ -333,14 +348,21 @@ class Worker:
 
     # -- running --------------------------------------------------------------------------------
 
+    def judge(self, trial: Trial) -> TrialJudge | None:
+        """The early-stopping judge of ``trial``'s reports (None without early stopping)."""
+        if self.stopper is None:
+            return None
+        return self.stopper.judge(trial, previous_fidelity=self.previous_fidelity(trial))
+
     def execute(
         self,
         trial: Trial,
         *,
         on_report: Callable[[list[tuple[float, float]]], None] | None = None,
+        judge: TrialJudge | None = None,
     ) -> outcomes.Outcome:
         """Evaluate a claimed trial (here, or in a child process when isolated); Ctrl-C/SIGTERM
-        re-queue it and propagate."""
+        re-queue it and propagate. ``judge`` answers the objective's reports (early stopping)."""
         directory = self._trials_root / str(trial.number)
         previous = (
             self._trials_root / str(trial.previous_trial)
@@ -369,6 +391,7 @@ class Worker:
                     isolation=self.isolation,
                     on_report=on_report,
                     should_stop=self._stopping,
+                    judge=judge,
                 )
             except (KeyboardInterrupt, Interrupted) as stop:
                 self._release(trial, _interrupted_by(stop))
@@ -378,7 +401,7 @@ class Worker:
                 raise
         evaluate = self.evaluate
         assert not isinstance(evaluate, str)  # loaded in __init__ when evaluations run here
-        context = TrialContext(**arguments, on_report=on_report)
+        context = TrialContext(**arguments, on_report=on_report, judge=judge)
         started = time.perf_counter()
         try:
             value = evaluate(config, context)
@@ -386,16 +409,21 @@ class Worker:
             self._release(trial, _interrupted_by(stop))
             raise
         except (Exception, SystemExit) as exc:
-            return outcomes.from_exception(
+            result = outcomes.from_exception(
                 exc, elapsed=time.perf_counter() - started, curve=context.learning_curve
             )
-        return outcomes.from_return(
-            value, elapsed=time.perf_counter() - started, curve=context.learning_curve
-        )
+        else:
+            result = outcomes.from_return(
+                value, elapsed=time.perf_counter() - started, curve=context.learning_curve
+            )
+        return replace(result, stop_seen=context.stop_seen)
 
-    def record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
-        """Store the outcome of ``trial``; with ``on_error="raise"`` a failure then raises."""
-        return self._recorded(trial, self._record(trial, result))
+    def record(
+        self, trial: Trial, result: outcomes.Outcome, *, judge: TrialJudge | None = None
+    ) -> Trial:
+        """Store the outcome of ``trial``; with ``on_error="raise"`` a failure then raises.
+        ``judge``: the trial's early-stopping judge, whose verdict is recorded with it."""
+        return self._recorded(trial, self._record(trial, result, judge))
 
     def _recorded(self, trial: Trial, recorded: Trial) -> Trial:
         """What follows a committed result: count it, report it, raise if asked to."""
@@ -431,9 +459,15 @@ class Worker:
         previous = self.study.trial(trial.previous_trial)
         return previous.fidelity if previous is not None else None
 
-    def _record(self, trial: Trial, result: outcomes.Outcome) -> Trial:
+    def _record(
+        self, trial: Trial, result: outcomes.Outcome, judge: TrialJudge | None = None
+    ) -> Trial:
         # The store rides through transient faults and recognises its own earlier commit, so a
         # finish is recorded exactly once without a retry loop here.
+        info, fidelity_used = result.info, None
+        if judge is not None:
+            notes, fidelity_used = judge.notes(status=result.status, stop_seen=result.stop_seen)
+            info = {**info, **notes}
         with signals_deferred():  # a result is never lost to a Ctrl-C mid-write
             return self.study.finish(
                 trial.number,
@@ -442,8 +476,9 @@ class Worker:
                 objective=result.objective,
                 cost=result.cost,
                 learning_curve=result.learning_curve,
-                info=result.info,
+                info=info,
                 error=result.error,
+                fidelity_used=fidelity_used,
             )
 
 

@@ -294,10 +294,15 @@ class StudyHandle(StudyReader):
         learning_curve: Iterable[tuple[float, float]] = (),
         info: Mapping[str, Any] | None = None,
         error: str | None = None,
+        fidelity_used: float | None = None,
     ) -> Trial:
         """Record the result of ``worker``'s trial, exactly once, and return the stored trial.
 
-        ``info`` is merged over the notes the optimizer attached at the claim. The same result
+        ``info`` is merged over the notes the optimizer attached at the claim.
+        ``fidelity_used`` (full-fidelity units) is what the trial used when it stopped short of
+        its fidelity (early stopping): it is counted as spent instead of what the claim counted,
+        and the difference goes back to the claimed total (so the budget buys more trials);
+        None, or more than was claimed, counts what was claimed. The same result
         by the same worker again (a retry after a lost reply) returns the stored trial and
         counts nothing twice. A trial declared dead (crashed) while its worker still ran gets
         the result anyway — it is real — and its queued retry stays a separate trial.

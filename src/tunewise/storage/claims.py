@@ -380,8 +380,13 @@ def finish(
     error: str | None,
     now: float,
     to_trial: ToTrial,
+    fidelity_used: float | None = None,
 ) -> Trial:
     """Record ``worker``'s result for trial ``number`` exactly once (a replay returns it).
+
+    ``fidelity_used`` (a trial stopped early) replaces the trial's claimed
+    ``fidelity_increment`` when it is smaller: the trial is counted as spending that much, and
+    the rest goes back to the study's claimed total, in the same write.
 
     The trial is read first (without a lock on PostgreSQL), which decides everything: a
     replay, an error, or the result's values. Then the counters and the trial change together
@@ -410,8 +415,11 @@ def finish(
                     raise StorageError(
                         f"trial {number} of study {study_name!r} is already {current}"
                     )
+                claimed = row["fidelity_increment"]
+                increment = _increment_used(claimed, fidelity_used)
                 changes = {
                     "status": status.value,
+                    "fidelity_increment": increment,
                     "objective": objective,
                     "cost": cost,
                     "learning_curve": curve,
@@ -435,7 +443,12 @@ def finish(
                     "b_now": now,
                     "b_live": 1 if current is TrialStatus.CRASHED else 0,
                     "b_cost_units": finite_or_zero(cost),
-                    "b_fidelity": finite_or_zero(row["fidelity_increment"]),
+                    "b_increment": increment,
+                    "b_fidelity": finite_or_zero(increment),
+                    # a crashed trial's claim is its retry's now: nothing of it goes back
+                    "b_refund": finite_or_zero(claimed) - finite_or_zero(increment)
+                    if current is TrialStatus.RUNNING
+                    else 0.0,
                 }
                 if seq is not None:
                     conn.execute(SQL.finish_trial, {**params, "b_seq": seq})
@@ -458,6 +471,14 @@ def finish(
             current,
         )
     return to_trial({**row, **changes, "seq": seq})
+
+
+def _increment_used(claimed: float | None, used: float | None) -> float | None:
+    """The fidelity units a finished trial counts: what it ``used`` when that is known and less
+    than what its claim counted (``claimed``), else the claimed units."""
+    if used is None or claimed is None or not math.isfinite(used):
+        return claimed
+    return min(max(float(used), 0.0), float(claimed))
 
 
 def release(engine: Engine, study_id: int, number: int, *, worker: str, reason: str) -> bool:

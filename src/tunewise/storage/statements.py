@@ -35,10 +35,12 @@ S = schema.studies
 
 
 def _result_values(*, seq: Any) -> dict[str, Any]:
-    """The columns a finish writes into its trial (bound parameters ``b_status`` ... ``b_now``),
+    """The columns a finish writes into its trial (bound parameters ``b_status`` ... ``b_now``;
+    ``b_increment``: the fidelity units it counts, less than claimed for a trial stopped early),
     with ``seq`` given by the statement: a parameter, or the locked study row's next value."""
     return {
         "status": bindparam("b_status"),
+        "fidelity_increment": bindparam("b_increment"),
         "objective": bindparam("b_objective"),
         "cost": bindparam("b_cost"),
         "learning_curve": bindparam("b_curve"),
@@ -91,6 +93,7 @@ class Statements:
                 n_live=S.c.n_live + bindparam("b_live"),
                 n_finished=S.c.n_finished + 1,
                 cost_spent=S.c.cost_spent + bindparam("b_cost_units"),
+                fidelity_claimed=S.c.fidelity_claimed - bindparam("b_refund"),
                 fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
             )
         )
@@ -222,6 +225,7 @@ def _finish_in_one_statement() -> Update:
             n_live=S.c.n_live + bindparam("b_live"),
             n_finished=S.c.n_finished + 1,
             cost_spent=S.c.cost_spent + bindparam("b_cost_units"),
+            fidelity_claimed=S.c.fidelity_claimed - bindparam("b_refund"),
             fidelity_spent=S.c.fidelity_spent + bindparam("b_fidelity"),
         )
         .returning(finished.c.seq)

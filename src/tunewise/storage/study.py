@@ -219,6 +219,7 @@ class StudyStore(StudyHandle):
         learning_curve: Iterable[tuple[float, float]] = (),
         info: Mapping[str, Any] | None = None,
         error: str | None = None,
+        fidelity_used: float | None = None,
     ) -> Trial:
         if not status.finished:
             raise ValueError(f"finish() needs succeeded or failed, not {status}")
@@ -235,6 +236,7 @@ class StudyStore(StudyHandle):
             learning_curve=learning_curve,
             info=info,
             error=error,
+            fidelity_used=fidelity_used,
             now=time.time(),
             to_trial=self._to_trial,
         )
