@@ -48,3 +48,16 @@ def test_trial_sequence_is_a_read_only_snapshot_of_a_shared_list() -> None:
     assert history.trials is snapshot and history.next_number == 3
     assert [t.number for t in history.succeeded] == [0, 1, 2]
     assert history == History(space=Space(x=Float(0, 1)), seed=0, trials=tuple(snapshot))
+
+
+def test_fidelity_units_count_continuations_as_the_fidelity_says() -> None:
+    from tunewise.space import Fidelity
+    from tunewise.trial import fidelity_units
+
+    epochs = Space(x=Float(0, 1), epochs=Fidelity(1, 27))
+    assert fidelity_units(epochs, 9) == pytest.approx(1 / 3)
+    assert fidelity_units(epochs, 27, 9) == pytest.approx(2 / 3)  # training resumes at 9
+    subset = Space(x=Float(0, 1), fraction=Fidelity(0.05, 1.0, log=True, resumable=False))
+    assert fidelity_units(subset, 1.0, 1 / 3) == 1.0  # retrained on all the data
+    assert fidelity_units(subset, 1 / 3) == pytest.approx(1 / 3)
+    assert fidelity_units(Space(x=Float(0, 1)), None) == 1.0

@@ -10,6 +10,7 @@ import sqlalchemy
 
 import tunewise as tw
 from tests.runtime import objectives
+from tunewise.analysis.study import incumbent_trace
 from tunewise.storage import SchemaVersionError, Store, StudyMismatchError, schema
 from tunewise.trial import TrialStatus
 
@@ -307,6 +308,41 @@ def test_fidelity_units_budget_counts_continuations_by_the_fidelity_they_add(tmp
     assert spent - added < 6  # no trial started after the budget was allocated
     with Store.at(root=tmp_path / "units") as store:  # the store's own counter agrees
         assert store.study(result.study).totals().fidelity_spent == pytest.approx(spent)
+
+
+def test_a_fidelity_that_is_not_resumable_counts_each_continuation_in_full(tmp_path) -> None:
+    """A data subset retrained on a larger fraction costs the whole new fraction: the budget, the
+    store's counter and the analysis trace count ``fidelity / max`` for every trial."""
+    space = tw.Space(x=tw.Float(0.0, 1.0), fraction=tw.Fidelity(0.05, 1.0, resumable=False))
+    result = tw.run(
+        lambda c, t: (c["x"] - 0.5) ** 2 + 0.1 / t.fidelity,
+        space,
+        root=tmp_path / "subset",
+        optimizer="hyperband",
+        budget=tw.Budget(fidelity_units=4),
+        progress=False,
+    )
+    trials = result.trial_list
+    assert any(t.previous_trial is not None for t in trials)  # promotions still name the trial
+    spent = sum(t.fidelity for t in trials)  # max = 1.0: each trial counts its fraction
+    assert spent >= 4 - 1e-9 and spent - trials[-1].fidelity < 4
+    with Store.at(root=tmp_path / "subset") as store:
+        assert store.study(result.study).totals().fidelity_spent == pytest.approx(spent)
+    assert incumbent_trace(trials, space)["budget"].iloc[-1] == pytest.approx(spent)
+
+
+def test_resume_with_a_changed_resumable_flag_says_so(tmp_path) -> None:
+    space = tw.Space(x=tw.Float(0.0, 1.0), fraction=tw.Fidelity(0.05, 1.0, log=True))
+    root = tmp_path / "flag"
+    run = dict(root=root, optimizer="hyperband", budget=3, progress=False)
+    tw.run(lambda c, t: c["x"] / t.fidelity, space, **run)
+    retrained = tw.Space(
+        x=tw.Float(0.0, 1.0), fraction=tw.Fidelity(0.05, 1.0, log=True, resumable=False)
+    )
+    with pytest.raises(
+        StudyMismatchError, match="parameter 'fraction': resumable changed from True to False"
+    ):
+        tw.run(lambda c, t: c["x"] / t.fidelity, retrained, **{**run, "budget": 6})
 
 
 def test_auto_picks_from_the_space() -> None:

@@ -36,6 +36,14 @@ def test_a_round_trip_keeps_every_parameter_prior_and_condition() -> None:
         assert back[name].confidence == SPACE[name].confidence  # type: ignore[attr-defined]
 
 
+def test_a_round_trip_keeps_a_fidelity_that_is_not_resumable() -> None:
+    subset = tw.Space(x=tw.Float(0.0, 1.0), fraction=tw.Fidelity(0.05, 1.0, resumable=False))
+    assert tw.Space.from_configspace(subset.to_configspace()) == subset
+    cs = SPACE.to_configspace()
+    del cs.meta[FIDELITY_KEY]["resumable"]  # metadata written before the field existed
+    assert tw.Space.from_configspace(cs)["epochs"].resumable
+
+
 def test_the_converted_kinds_and_distributions() -> None:
     cs = SPACE.to_configspace()
     assert isinstance(cs["plain"], CS.UniformFloatHyperparameter)

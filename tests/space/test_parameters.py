@@ -305,6 +305,20 @@ def test_fidelity_clip_and_contains() -> None:
     assert not g.contains(0.05)
 
 
+def test_fidelity_units_count_a_continuation_by_what_it_adds_unless_not_resumable() -> None:
+    epochs = Fidelity(1, 27)
+    assert epochs.resumable
+    assert epochs.units(27) == 1.0 and epochs.units(9) == pytest.approx(1 / 3)
+    assert epochs.units(9, previous=3) == pytest.approx(6 / 27)  # resumes: the 6 epochs added
+    assert epochs.units(3, previous=9) == 0.0  # never below 0
+    subset = Fidelity(0.05, 1.0, log=True, resumable=False)
+    assert subset.units(1.0, previous=1 / 3) == 1.0  # retrained on all the data: a whole run
+    assert subset.units(1 / 3, previous=1 / 9) == pytest.approx(1 / 3)
+    assert subset.units(0.5) == pytest.approx(Fidelity(0.05, 1.0).units(0.5))
+    assert repr(subset) == "Fidelity(0.05, 1.0, log=True, resumable=False)"
+    assert subset != Fidelity(0.05, 1.0, log=True)
+
+
 def test_fidelity_unit_map() -> None:
     f = Fidelity(1, 81, log=True)
     assert f.to_unit(9) == pytest.approx(0.5)

@@ -75,6 +75,31 @@ def test_json_round_trip_is_equal_and_stable() -> None:
     assert not Space.from_json(Space(e=Fidelity(1.0, 9.0)).to_json())["e"].is_integer
 
 
+def test_a_fidelity_that_is_not_resumable_round_trips_and_older_spaces_load_as_resumable() -> None:
+    subset = Space(x=Float(0.0, 1.0), fraction=Fidelity(0.05, 1.0, log=True, resumable=False))
+    assert subset.to_dict()["fraction"] == {
+        "type": "fidelity",
+        "lower": 0.05,
+        "upper": 1.0,
+        "log": True,
+        "resumable": False,
+    }
+    again = Space.from_json(subset.to_json())
+    assert again == subset and not again["fraction"].resumable
+    assert Space.from_yaml(subset.to_yaml()) == subset
+    hand = "fraction: {type: fidelity, lower: 0.05, upper: 1.0, log: true, resumable: false}"
+    assert Space.from_yaml(hand)["fraction"] == subset["fraction"]
+    # the default is left out, so a space stored before the field existed reads back equal
+    epochs = Space(x=Float(0.0, 1.0), epochs=Fidelity(1, 27))
+    assert "resumable" not in epochs.to_dict()["epochs"]
+    stored = '{"x": {"type": "float", "lower": 0.0, "upper": 1.0}, '
+    stored += '"epochs": {"type": "fidelity", "lower": 1, "upper": 27}}'
+    old = Space.from_json(stored)
+    assert old == epochs and old["epochs"].resumable and old.diff(epochs) == []
+    with pytest.raises(SpaceError, match="parameter 'e': resumable must be True or False"):
+        Space.from_dict({"e": {"type": "fidelity", "lower": 1, "upper": 9, "resumable": "yes"}})
+
+
 def test_from_dict_round_trip() -> None:
     space = design_space()
     assert Space.from_dict(space.to_dict()) == space
@@ -244,6 +269,11 @@ def test_diff_added_and_removed() -> None:
         (Constant(128), Constant(256), "parameter 'p': value changed from 128 to 256"),
         (Fidelity(1, 27), Fidelity(1, 81), "parameter 'p': upper changed from 27 to 81"),
         (Fidelity(1, 27), Constant(27), "parameter 'p': type changed from fidelity to constant"),
+        (
+            Fidelity(0.05, 1.0, log=True),
+            Fidelity(0.05, 1.0, log=True, resumable=False),
+            "parameter 'p': resumable changed from True to False",
+        ),
     ],
 )
 def test_diff_reports_each_kind_of_change(old: Any, new: Any, message: str) -> None:

@@ -73,6 +73,10 @@ INVALID: list[tuple[Callable[[], dict[str, Any]], str]] = [
     (lambda: {"e": Fidelity(10, 10)}, r"parameter 'e': lower \(10\) must be < upper \(10\)"),
     (lambda: {"e": Fidelity("1", 10)}, r"parameter 'e': lower must be a number"),
     (
+        lambda: {"e": Fidelity(0.1, 1.0, resumable="no")},
+        r"parameter 'e': resumable must be True or False, got 'no'",
+    ),
+    (
         lambda: {"e": Fidelity(1, 10), "f": Fidelity(1, 5)},
         r"parameter 'f': a space has at most one fidelity, and 'e' is one already",
     ),

@@ -3,7 +3,9 @@
 Facts from Li et al. (2017, 2020) and Falkner et al. (2018), as collected in ALGORITHMS.md §1:
 ``s_max = floor(log_eta(b_max / b_min))`` computed with integers (in floating point,
 ``log(243) / log(3)`` is 4.999...); rung fidelities are anchored at the top,
-``f_r = b_max * eta**-(s_max - r)``, truncated with ``int()`` for integer fidelities; a bracket with
+``f_r = b_max * eta**-(s_max - r)``, truncated with ``int()`` for integer fidelities and kept
+within ``[b_min, b_max]`` for float ones (``0.9 * 3**-2`` is 0.09999..., below ``b_min = 0.1``), so
+the ladder is geometric whether or not the fidelity is ``log``; a bracket with
 ``s`` promotions starts ``n_0 = floor((s_max + 1) / (s + 1)) * eta**s`` configurations and keeps
 ``n_i = max(floor(n_0 / eta**i), 1)`` at its ``i``-th rung.
 """
@@ -31,7 +33,8 @@ class Rungs:
     """The rungs of a fidelity range for a given ``eta`` and early-stopping rate ``esr``.
 
     ``fidelities[r]`` is the fidelity of rung ``r`` for ``r`` in ``esr..s_max`` (rungs below ``esr``
-    are never used; their entries are still listed for indexing).
+    are never used; their entries are still listed for indexing). ``resumable`` is the fidelity's
+    (:class:`~tunewise.space.Fidelity`): whether a promotion costs only what it adds.
     """
 
     lower: float
@@ -39,6 +42,7 @@ class Rungs:
     eta: int
     integer: bool
     esr: int = 0
+    resumable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.eta, int) or self.eta < 2:
@@ -53,7 +57,9 @@ class Rungs:
     def of(cls, fidelity: Fidelity | None, *, eta: int, esr: int = 0) -> Rungs:
         if fidelity is None:
             raise ValueError("multi-fidelity optimizers need a space with a Fidelity parameter")
-        return cls(fidelity.lower, fidelity.upper, eta, fidelity.is_integer, esr)
+        return cls(
+            fidelity.lower, fidelity.upper, eta, fidelity.is_integer, esr, fidelity.resumable
+        )
 
     @cached_property
     def s_max(self) -> int:
@@ -64,7 +70,8 @@ class Rungs:
         values: list[float | int] = []
         for r in range(self.s_max + 1):
             f = self.upper * self.eta ** -(self.s_max - r)
-            values.append(int(f + 1e-9) if self.integer else f)
+            # the product can miss the bounds by an ulp; a stored trial must lie within them
+            values.append(int(f + 1e-9) if self.integer else min(max(f, self.lower), self.upper))
         return tuple(values)
 
     @property
@@ -91,13 +98,15 @@ class Rungs:
         return Bracket(s=s, base=base, sizes=sizes, rungs=tuple(range(base, self.s_max + 1)))
 
     def bracket_cost(self, s: int) -> float:
-        """Fidelity one full bracket spends when promotions continue (sum n_i (f_i - f_{i-1}))."""
+        """Full-fidelity evaluations one full bracket spends, promotions counted as the budget
+        counts them (:meth:`tunewise.space.Fidelity.units`): ``sum_i n_i (f_i - f_{i-1}) / b_max``
+        for a resumable fidelity, ``sum_i n_i f_i / b_max`` for one that is not."""
         bracket = self.bracket(s)
-        fid = self.fidelities
-        total, previous = 0.0, 0.0
+        fidelity = Fidelity(self.lower, self.upper, resumable=self.resumable)
+        total, previous = 0.0, None
         for n, r in zip(bracket.sizes, bracket.rungs, strict=True):
-            total += n * (float(fid[r]) - previous)
-            previous = float(fid[r])
+            total += n * fidelity.units(self.fidelities[r], previous)
+            previous = self.fidelities[r]
         return total
 
 

@@ -259,7 +259,7 @@ def incumbent_active(history: History, rungs: Rungs) -> bool:
     """Whether incumbent sampling is on (Mallik et al. 2023; ALGORITHMS.md §4 step 2).
 
     All of: a success at the top rung; fidelity spent (:func:`fidelity_spent`, in full-fidelity
-    units) >= the cost of the largest SH bracket, ``rungs.bracket_cost(s_max - esr) / b_max``;
+    units) >= the cost of the largest SH bracket, ``rungs.bracket_cost(s_max - esr)``;
     some rung with >= eta successes (>=, not ==).
     """
     by_rung = _good_by_rung(history, rungs)
@@ -267,7 +267,7 @@ def incumbent_active(history: History, rungs: Rungs) -> bool:
         return False
     if not any(len(trials) >= rungs.eta for trials in by_rung.values()):
         return False
-    bracket = rungs.bracket_cost(rungs.s_max - rungs.esr) / float(rungs.upper)
+    bracket = rungs.bracket_cost(rungs.s_max - rungs.esr)
     return fidelity_spent(history) >= bracket - 1e-9
 
 
@@ -276,7 +276,8 @@ def fidelity_spent(history: History) -> float:
 
     Each trial counts :func:`tunewise.trial.fidelity_units` (the count the store's budget uses):
     a trial continuing ``previous_trial`` adds only its increment ``(f - f_previous) / b_max``, so
-    a bracket costs ``sum_r n_r (f_r - f_{r-1}) / b_max`` (not NePS-new's rung index x increment).
+    a bracket costs ``sum_r n_r (f_r - f_{r-1}) / b_max`` (not NePS-new's rung index x increment);
+    for a fidelity that is not ``resumable`` it adds its whole ``f / b_max``.
     """
     fidelity = {t.number: t.fidelity for t in history}
     return float(

@@ -84,6 +84,7 @@ def to_configspace(space: Space, *, seed: int | None = None) -> ConfigSpace.Conf
             "lower": fidelity.lower,
             "upper": fidelity.upper,
             "log": fidelity.log,
+            "resumable": fidelity.resumable,
         }
     result = cs.ConfigurationSpace(seed=seed, meta=meta)
     hyperparameters = []
@@ -192,7 +193,10 @@ def from_configspace(
     fidelity = meta.get(FIDELITY_KEY)
     if isinstance(fidelity, Mapping):
         parameters[str(fidelity["name"])] = Fidelity(
-            fidelity["lower"], fidelity["upper"], log=bool(fidelity["log"])
+            fidelity["lower"],
+            fidelity["upper"],
+            log=bool(fidelity["log"]),
+            resumable=bool(fidelity.get("resumable", True)),  # absent in older metadata
         )
     order = meta.get(ORDER_KEY)
     if isinstance(order, list) and sorted(order) == sorted(parameters):

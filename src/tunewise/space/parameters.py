@@ -468,12 +468,20 @@ class Fidelity(Parameter):
     """The budget axis (epochs, data fraction): integer when both bounds are ints, else float.
 
     At most one per space; it is never part of a sampled configuration. ``lower`` must be > 0.
+
+    ``resumable`` says whether a run at a higher fidelity continues the lower one's work. True
+    (the default) for epochs: a promotion from 3 to 9 epochs resumes from the 3-epoch checkpoint
+    (``trial.previous_directory``) and costs the 6 epochs it adds. False for a fraction of the
+    training data that the model is retrained on: a promotion from 1/3 to all the data costs the
+    whole new run, so the budget counts its full fidelity (:meth:`units`). Optimizers schedule
+    both alike; only what a continuation counts differs.
     """
 
     lower: int | float
     upper: int | float
     _: KW_ONLY
     log: bool = False
+    resumable: bool = True
     type_name: ClassVar[str] = "fidelity"
 
     def __post_init__(self) -> None:
@@ -499,6 +507,8 @@ class Fidelity(Parameter):
             raise SpaceError(f"lower ({self.lower}) must be < upper ({self.upper})")
         if not isinstance(self.log, bool):
             raise SpaceError(f"log must be True or False, got {self.log!r}")
+        if not isinstance(self.resumable, bool):
+            raise SpaceError(f"resumable must be True or False, got {self.resumable!r}")
 
     def _value_problem(self, value: Any) -> str | None:
         value = _py(value)
@@ -522,3 +532,14 @@ class Fidelity(Parameter):
     def from_unit(self, u: float) -> int | float:
         """Inverse of :meth:`to_unit`, rounded for an integer fidelity."""
         return self.clip(float(_from_unit(u, self.lower, self.upper, self.log)))
+
+    def units(self, value: float, previous: float | None = None) -> float:
+        """The budget an evaluation at ``value`` adds, in full-fidelity evaluations.
+
+        ``value / upper`` from scratch. A continuation of a run at ``previous`` adds
+        ``(value - previous) / upper`` (never below 0) when the fidelity is ``resumable``, and
+        the whole ``value / upper`` when it is not (the run starts again). This is the rule
+        behind :func:`tunewise.trial.fidelity_units`, the count every budget uses.
+        """
+        start = 0.0 if previous is None or not self.resumable else float(previous)
+        return max(float(value) - start, 0.0) / float(self.upper)

@@ -1,8 +1,9 @@
 """Space <-> dict / JSON / YAML, and human-readable diffs between spaces.
 
 The dict form is ``{name: {"type": "float", "lower": ..., "upper": ..., ...}}`` in parameter order;
-defaults (``log: false``, no prior, ``confidence: medium`` without a prior, no ``when``) are left
-out. Reading is lenient in ways that help people writing YAML by hand (see
+defaults (``log: false``, no prior, ``confidence: medium`` without a prior, no ``when``, a
+fidelity's ``resumable: true``) are left out, so a space stored before a default existed reads
+back equal. Reading is lenient in ways that help people writing YAML by hand (see
 :func:`parameter_from_dict`) and strict about anything unknown: an unknown key or type is a
 :class:`SpaceError` naming the parameter.
 """
@@ -47,7 +48,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "float": ("lower", "upper", "log", "prior", "confidence", "when"),
     "integer": ("lower", "upper", "log", "prior", "confidence", "when"),
     "categorical": ("choices", "prior", "confidence", "when"),
-    "fidelity": ("lower", "upper", "log"),
+    "fidelity": ("lower", "upper", "log", "resumable"),
     "constant": ("value",),
     "architecture": ("grammar", "prior", "confidence", "when"),
 }
@@ -89,6 +90,8 @@ def parameter_to_dict(param: Parameter) -> dict[str, Any]:
         out["lower"], out["upper"] = param.lower, param.upper
         if param.log:
             out["log"] = True
+    if isinstance(param, Fidelity) and not param.resumable:
+        out["resumable"] = False  # left out when True, so spaces stored before it load equal
     if isinstance(param, Float | Integer | Categorical):
         if param.prior is not None:
             out["prior"] = param.prior
@@ -246,6 +249,8 @@ def _fields(param: Parameter) -> dict[str, Any]:
         out.setdefault("when", None)
     if isinstance(param, Float | Integer | Fidelity):
         out.setdefault("log", False)
+    if isinstance(param, Fidelity):
+        out.setdefault("resumable", True)
     return out
 
 
