@@ -48,6 +48,10 @@ SPACES = {
     ),
     "continuous": tw.Space(x=tw.Float(-5.0, 10.0), y=tw.Float(0.0, 15.0)),
     "float_fidelity": tw.Space(x=tw.Float(0.0, 1.0, prior=0.2), subset=tw.Fidelity(0.1, 1.0)),
+    "log_float_fidelity": tw.Space(  # a data subset: rungs 1/9, 1/3, 1 retrained from scratch
+        x=tw.Float(0.0, 1.0, prior=0.2),
+        fraction=tw.Fidelity(0.05, 1.0, log=True, resumable=False),
+    ),
     "architecture": tw.Space(
         net=tw.Architecture(BLOCKS),
         lr=tw.Float(1e-4, 1e-1, log=True, prior=1e-2),
@@ -135,7 +139,7 @@ CASES += [
         id=f"priorband-model_based-{key}",
         marks=[pytest.mark.slow],  # a few model fits per run
     )
-    for key, esr in (("mixed", 2), ("architecture", 1))
+    for key, esr in (("mixed", 2), ("architecture", 1), ("log_float_fidelity", 0))
 ]
 
 
