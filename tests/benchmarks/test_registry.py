@@ -14,18 +14,20 @@ from tunewise.benchmarks import (
     benchmark_names,
     get_benchmark,
 )
+from tunewise.benchmarks.synthetic import SyntheticBenchmark
 from tunewise.runtime.context import TrialContext
+from tunewise.space import Fidelity, Space
 
 
 def test_names_cover_every_family() -> None:
     names = benchmark_names()
-    assert len(names) == len(set(names)) == 9 + 34 + 6 + 3
+    assert len(names) == len(set(names)) == 9 + 34 + 6 + 4
     for function in ("branin", "hartmann3", "hartmann6"):
         for level in ("high", "medium", "low"):
             assert f"{function}-{level}" in names
     assert "lcbench-189906" in names and "lcbench-3945" in names
     assert {"nb201-cifar10", "nb201-imagenet16", "nb201-cifar100-flat"} <= set(names)
-    assert {"mlp-digits", "cnn-digits"} <= set(names)
+    assert {"mlp-digits", "cnn-digits", "mlp-digits-subset"} <= set(names)
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
@@ -35,7 +37,9 @@ def test_unknown_name_lists_the_known_ones() -> None:
         get_benchmark("branin-high", data_dir="x")
 
 
-@pytest.mark.parametrize("name", ["branin-low", "hartmann6-medium", "mlp-digits", "cnn-digits"])
+@pytest.mark.parametrize(
+    "name", ["branin-low", "hartmann6-medium", "mlp-digits", "cnn-digits", "mlp-digits-subset"]
+)
 def test_priors_and_spaces(name: str) -> None:
     bench = get_benchmark(name)
     assert isinstance(bench, Benchmark) and bench.name == name
@@ -88,6 +92,27 @@ def test_objective_charges_the_increment_when_continuing(tmp_path: Path) -> None
     assert [p[0] for p in cont["learning_curve"]] == list(range(4, 10))
     assert cont["info"]["benchmark"] == "hartmann6-medium"
     assert set(full) == {"objective", "cost", "learning_curve", "info"}
+
+
+class _Retrained(SyntheticBenchmark):
+    """Hartmann-6 whose fidelity is not resumable: a higher fidelity is a new run."""
+
+    def _build_space(self) -> Space:
+        params = dict(super()._build_space().parameters)
+        params["z"] = Fidelity(1, 27, resumable=False)
+        return Space(**params)
+
+
+def test_objective_charges_the_whole_run_when_the_fidelity_is_not_resumable(
+    tmp_path: Path,
+) -> None:
+    bench = _Retrained(function="hartmann6", correlation="medium")
+    objective = bench.objective(seed=3)
+    config = bench.prior_config("medium")
+    cont = objective({**config, "z": 9}, _trial(9, tmp_path, previous=3))
+    assert cont["cost"] == pytest.approx(9 / 27)  # not the 6 / 27 of a resumed run
+    assert [p[0] for p in cont["learning_curve"]] == list(range(1, 10))
+    assert cont["objective"] == bench.evaluate(config, 9, seed=3).objective
 
 
 def test_objective_pickles_and_defaults_to_max_fidelity(tmp_path: Path) -> None:

@@ -178,10 +178,11 @@ class BenchmarkObjective:
 
     Reads ``trial.fidelity`` (None: a full evaluation, :meth:`Benchmark.evaluate_full`) and
     returns ``objective``, ``cost``, ``learning_curve`` and ``info``. When the trial continues a
-    lower-fidelity one (``trial.previous_fidelity`` below ``trial.fidelity``) the cost is the
-    increment ``max(0, cost(fidelity) - cost(previous_fidelity))`` and the learning curve holds
-    only the steps after ``previous_fidelity`` (what the continued run adds, like
-    :mod:`tunewise.demo.mlp`); otherwise both are the from-scratch values. A module-level class,
+    lower-fidelity one (``trial.previous_fidelity`` below ``trial.fidelity``) of a ``resumable``
+    fidelity, the cost is the increment ``max(0, cost(fidelity) - cost(previous_fidelity))`` and
+    the learning curve holds only the steps after ``previous_fidelity`` (what the continued run
+    adds, like :mod:`tunewise.demo.mlp`); otherwise (no continuation, or a fidelity that is not
+    resumable, whose run starts again) both are the from-scratch values. A module-level class,
     so it pickles to worker processes.
     """
 
@@ -199,7 +200,12 @@ class BenchmarkObjective:
             result = bench.evaluate(config, fidelity, seed=self.seed)
         previous = trial.previous_fidelity
         cost, curve = result.cost, result.learning_curve
-        if previous is not None and fidelity is not None and previous < fidelity:
+        if (  # a run that resumes adds only the increment; one that is not resumable starts again
+            previous is not None
+            and fidelity is not None
+            and previous < fidelity
+            and bench.fidelity.resumable
+        ):
             before = bench.evaluate(config, previous, seed=self.seed)
             cost = max(0.0, result.cost - before.cost)
             curve = tuple(point for point in curve if point[0] > previous)

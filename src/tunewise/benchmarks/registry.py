@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunewise.benchmarks.base import Benchmark
+from tunewise.benchmarks.data_subset import MLPDigitsSubsetBenchmark
 from tunewise.benchmarks.lcbench import TASK_IDS, LCBenchBenchmark
 from tunewise.benchmarks.nas_digits import NASDigitsBenchmark
 from tunewise.benchmarks.nb201 import DATASETS as NB201_DATASETS
@@ -47,6 +48,7 @@ _FACTORIES: dict[str, Callable[..., Benchmark]] = {
     **{f"nb201-{dataset}": _nb201(dataset, "grammar") for dataset in NB201_DATASETS},
     **{f"nb201-{dataset}-flat": _nb201(dataset, "flat") for dataset in NB201_DATASETS},
     "mlp-digits": MLPDigitsBenchmark,
+    "mlp-digits-subset": MLPDigitsSubsetBenchmark,
     "cnn-digits": CNNDigitsBenchmark,
     "nas-digits": NASDigitsBenchmark,
 }

@@ -114,17 +114,17 @@ class _TrainingBenchmark(Benchmark):
     def evaluate(
         self, config: Mapping[str, Any], fidelity: float | int, *, seed: int = 0
     ) -> Evaluation:
-        """Train from scratch for ``fidelity`` epochs in a temporary folder.
+        """Train from scratch at ``fidelity`` (epochs, or a data fraction) in a temporary folder.
 
         The objective and curve are deterministic; ``cost`` is the measured seconds, which vary
         from run to run.
         """
-        epochs = int(self._check_fidelity(fidelity))
+        fidelity = self._check_fidelity(fidelity)  # an int for an integer fidelity (epochs)
         check_seed(seed)
         config = searched_config(config, self.fidelity_name)
         demo.load_digits_split()  # once per process, not charged to the trial
         with tempfile.TemporaryDirectory(prefix="tunewise-bench-") as folder:
-            trial = TrialContext(number=0, config=config, fidelity=epochs, directory=Path(folder))
+            trial = TrialContext(number=0, config=config, fidelity=fidelity, directory=Path(folder))
             start = time.perf_counter()
             result = self._train(config, trial, seed)
             seconds = time.perf_counter() - start
