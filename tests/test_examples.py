@@ -87,3 +87,16 @@ def test_ask_tell_script_trains_its_own_loop_and_continues_promotions(tmp_path) 
     promoted = [t for t in trials if t.previous_trial is not None]
     assert promoted and all(t.learning_curve[0][0] > 1 for t in promoted)  # trained on
     assert all(len(t.learning_curve) > 0 for t in trials if t.status.value == "succeeded")
+
+
+@pytest.mark.slow
+def test_data_subset_script_retrains_on_larger_fractions_and_counts_them_whole(tmp_path) -> None:
+    stdout = _run_script("data_subset", ["6"], tmp_path, timeout=120)
+    assert "evaluations per fraction" in stdout and "best validation error" in stdout
+    trials = tw.load(tmp_path / "runs" / "data-subset-priorband").trial_list
+    assert {round(t.fidelity, 6) for t in trials} == {round(1 / 9, 6), round(1 / 3, 6), 1.0}
+    promoted = [t for t in trials if t.previous_trial is not None]
+    assert promoted and all(t.info["train_images"] > 150 for t in promoted)
+    spent = sum(t.fidelity for t in trials)  # every evaluation counts its whole fraction
+    assert f"budget spent: {spent:.2f} full-data fits" in stdout
+    assert 6.0 - 1e-9 <= spent < 7.0  # the last trial starts before 6 are spent
