@@ -7,7 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from tunewise.optimizers.stopping_rules import best_so_far, median_rule, prepare
+import tunewise as tw
+from tunewise.optimizers.stopping_rules import (
+    FinishedCurve,
+    ModelRule,
+    best_so_far,
+    final_step,
+    incumbent_value,
+    median_rule,
+    prepare,
+)
 
 # Five "others": error curves 1/(k + step) + offset, all reaching step 10.
 OTHERS = [[(s, 0.1 * k + 1.0 / s) for s in range(1, 11)] for k in range(5)]
@@ -96,3 +105,68 @@ def test_nan_values() -> None:
 def test_an_empty_curve_is_never_stopped() -> None:
     assert not median_rule([], PREPARED, min_steps=0, min_trials=1).stop
     assert prepare([]).mean_at(1) is None
+
+
+# -- the model rule -----------------------------------------------------------------------------
+
+SPACE = tw.Space(x=tw.Float(0.0, 1.0))
+
+
+def decaying(x: float, steps: range) -> list[tuple[float, float]]:
+    """A curve that decays to ``x``: ``x + 0.5 / step``."""
+    return [(float(s), x + 0.5 / s) for s in steps]
+
+
+FINISHED = [
+    FinishedCurve(number=i, config={"x": x}, curve=decaying(x, range(1, 11)))
+    for i, x in enumerate([0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.35, 0.55])
+]
+TARGET = final_step(max_fidelity=None, fidelity=None, finished=[f.curve for f in FINISHED])
+
+
+def model_first_stop(rule: ModelRule, x: float) -> float | None:
+    curve = decaying(x, range(1, 10))
+    for i in range(1, len(curve) + 1):
+        verdict = rule({"x": x}, curve[:i], FINISHED, target=TARGET)
+        if verdict.stop:
+            return verdict.step
+    return None
+
+
+def test_the_final_step_and_the_incumbent() -> None:
+    assert TARGET == 10
+    assert final_step(max_fidelity=27, fidelity=27, finished=[]) == 27
+    assert final_step(max_fidelity=27, fidelity=9, finished=[[(1, 0.5), (12, 0.1)]]) == 12
+    assert final_step(max_fidelity=None, fidelity=None, finished=[]) is None
+    assert incumbent_value([f.curve for f in FINISHED], 10) == pytest.approx(0.15 + 0.05)
+    # the curves that did not reach the step do not count; the last point before it does
+    assert incumbent_value([[(1, 0.0)], [(2, 0.4), (5, 0.3)]], 4) == 0.4
+
+
+def test_the_model_rule_stops_a_hopeless_curve_and_keeps_a_better_one() -> None:
+    rule = ModelRule(SPACE, seed=0, p=0.05, min_steps=2, min_trials=5)
+    assert model_first_stop(rule, 0.95) == 2  # the first eligible step
+    assert model_first_stop(rule, 0.05) is None  # heading below the incumbent (0.2)
+    verdict = rule({"x": 0.05}, decaying(0.05, range(1, 4)), FINISHED, target=TARGET)
+    assert "P(value at step 10 < incumbent 0.2)" in verdict.reason
+
+
+def test_the_model_rule_waits_for_min_trials_the_grace_period_and_an_incumbent() -> None:
+    hopeless = decaying(0.95, range(1, 4))
+    rule = ModelRule(SPACE, seed=0, p=0.05, min_steps=2, min_trials=5)
+    assert not rule({"x": 0.95}, hopeless, FINISHED[:4], target=TARGET).stop
+    assert not rule({"x": 0.95}, hopeless[:1], FINISHED, target=TARGET).stop
+    assert not rule({"x": 0.95}, hopeless, FINISHED, target=11.0).stop  # nobody reached 11
+    assert not rule({"x": 0.95}, hopeless, FINISHED, target=3.0).stop  # at the final step
+    diverged = [(1.0, math.nan), (2.0, math.nan)]
+    assert rule({"x": 0.95}, diverged, FINISHED, target=TARGET).stop
+
+
+def test_the_model_rule_fits_once_per_set_of_finished_trials() -> None:
+    rule = ModelRule(SPACE, seed=0, p=0.05, min_steps=1, min_trials=5)
+    rule({"x": 0.5}, decaying(0.5, range(1, 3)), FINISHED, target=TARGET)
+    fitted = rule._fitted
+    rule({"x": 0.5}, decaying(0.5, range(1, 4)), FINISHED, target=TARGET)
+    assert rule._fitted is fitted
+    rule({"x": 0.5}, decaying(0.5, range(1, 4)), FINISHED[:-1], target=TARGET)
+    assert rule._fitted is not fitted

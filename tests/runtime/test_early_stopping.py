@@ -85,6 +85,7 @@ def test_tw_run_stops_bad_trials_at_the_first_step_the_median_rule_allows(tmp_pa
     assert frame["info.stopped_early"].fillna(False).astype(bool).sum() == stopped
     assert set(frame["info.stop_rule"].dropna()) == {"median"}
     assert result.record.settings["early_stopping"] == RULE.to_stored()
+    assert all(t.info["early_stopping_seconds"] >= 0 for t in trials)  # the judging's cost
 
 
 def test_should_stop_before_each_step_stops_as_report_does(tmp_path: Path) -> None:
@@ -223,7 +224,10 @@ def test_a_stopped_trial_gives_back_the_fidelity_it_did_not_use(tmp_path: Path) 
     assert stored.fidelity_claimed == pytest.approx(sum(used))
 
 
-@pytest.mark.parametrize(("optimizer", "budget"), [("bayesian_optimization", 9), ("hyperband", 14)])
+@pytest.mark.parametrize(
+    ("optimizer", "budget"),
+    [pytest.param("bayesian_optimization", 9, marks=pytest.mark.slow), ("hyperband", 14)],
+)
 def test_bo_and_hyperband_run_with_early_stopping(
     tmp_path: Path, optimizer: str, budget: int
 ) -> None:
@@ -271,3 +275,27 @@ def test_bad_settings_are_clear_errors_naming_the_parameter(tmp_path: Path) -> N
     with pytest.raises(TypeError, match=r"early_stopping must be .* not int"):
         tw.Study(root=tmp_path / "b", space=SPACE, early_stopping=3)  # type: ignore[arg-type]
     assert early_stopping_from({"rule": "median", "p": 0.1}) == tw.EarlyStopping(p=0.1)
+
+
+@pytest.mark.slow
+def test_the_model_rule_stops_trials_that_cannot_catch_the_incumbent(tmp_path: Path) -> None:
+    result = tw.run(
+        objectives.obeys,
+        SPACE,
+        root=tmp_path / "run",
+        optimizer="random_search",
+        budget=10,
+        seed=2,
+        early_stopping=tw.EarlyStopping(rule="model", min_trials=3, min_steps=2),
+        progress=False,
+    )
+    trials = result.trial_list
+    stopped = [t for t in trials if t.info.get("stopped_early")]
+    assert stopped and all(t.info["stop_rule"] == "model" for t in stopped)
+    assert all("stopped_early" not in t.info for t in trials[:3])
+    finished = [t for t in trials if not t.info.get("stopped_early")]
+    best = min(t.config["x"] for t in trials)
+    assert any(t.config["x"] == best for t in finished)  # the best configuration ran on
+    for t in stopped:  # each was behind the best full curve before it by a clear margin
+        full = [u.config["x"] for u in trials[: t.number] if not u.info.get("stopped_early")]
+        assert t.config["x"] > min(full)

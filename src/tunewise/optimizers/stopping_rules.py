@@ -15,6 +15,16 @@ may use :mod:`tunewise.models`.
   one noisy point and it is lenient with curves that start slowly, so the rule stops only
   trials that are behind for a while.
 
+- :class:`ModelRule` -- stop a trial when a learning-curve GP over (configuration, step)
+  (:mod:`tunewise.models.curves`), fitted to the finished trials' curve points and conditioned
+  on the trial's own points, gives its value at the final step a probability below ``p`` of
+  beating the incumbent's value there (the probabilistic stopping of Swersky et al., 2014,
+  "Freeze-Thaw Bayesian Optimization", and Domhan et al., 2015, "Speeding up Automatic
+  Hyperparameter Optimization of Deep Neural Networks by Extrapolation of Learning Curves",
+  with the shared curve GP instead of their parametric curve ensembles). The fit is redone only
+  when the set of finished trials changes; a judgement conditions the fitted GP on the trial's
+  points (its hyperparameters fixed) and predicts one value.
+
 Verdicts are :class:`Verdict` values; a rule never stops before ``min_steps`` (the grace
 period) nor without ``min_trials`` other trials to compare with.
 """
@@ -22,13 +32,28 @@ period) nor without ``min_trials`` other trials to compare with.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import norm
 
-__all__ = ["PreparedCurve", "Verdict", "best_so_far", "median_rule", "prepare"]
+if TYPE_CHECKING:
+    from tunewise.space import Space
+
+__all__ = [
+    "FinishedCurve",
+    "ModelRule",
+    "PreparedCurve",
+    "Verdict",
+    "best_so_far",
+    "final_step",
+    "incumbent_value",
+    "median_rule",
+    "prepare",
+]
 
 Point = tuple[float, float]
 Array = NDArray[np.float64]
@@ -124,3 +149,183 @@ def median_rule(
         f"best {best:.6g} {relation} median {median:.6g} of {len(means)} running averages at "
         f"step {step:g}",
     )
+
+
+# -- the model rule ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinishedCurve:
+    """A finished trial's curve for the model rule: its ``number`` (names its points), its
+    ``config`` (without the fidelity) and its ``curve``."""
+
+    number: int
+    config: Mapping[str, Any]
+    curve: Sequence[Point]
+
+
+def final_step(
+    *,
+    max_fidelity: float | None,
+    fidelity: float | None,
+    finished: Sequence[Sequence[Point]],
+) -> float | None:
+    """The step whose value the model rule predicts: the space's maximum fidelity for a trial
+    that runs to it, else the largest step any finished curve reached (None: none yet)."""
+    if max_fidelity is not None and fidelity is not None and float(fidelity) >= max_fidelity:
+        return float(max_fidelity)
+    last = [max(s for s, _ in c) for c in finished if c]
+    return max(last) if last else None
+
+
+def incumbent_value(curves: Sequence[Sequence[Point]], step: float) -> float | None:
+    """The lowest finite value at ``step`` (each curve's last point at or before it) among the
+    curves that reached ``step``; None when none did."""
+    best: float | None = None
+    for curve in curves:
+        if not curve or max(s for s, _ in curve) < step:
+            continue
+        before = [(s, v) for s, v in curve if s <= step]
+        if not before:
+            continue
+        value = max(before, key=lambda p: p[0])[1]
+        if math.isfinite(value) and (best is None or value < best):
+            best = value
+    return best
+
+
+class ModelRule:
+    """Stop a trial whose predicted value at the final step beats the incumbent's with
+    probability below ``p`` (see the module docstring).
+
+    The GP is fitted (:func:`tunewise.models.gp.fitted_model`, the curve rows of
+    :class:`tunewise.models.curves.CurveRows`, BoTorch's default GP with the log-step as one more
+    input) on the finished trials' points and kept until that set or the step range changes;
+    at most ``max_points`` points train it. ``seed`` makes the fits reproducible.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        seed: int,
+        p: float,
+        min_steps: float,
+        min_trials: int,
+        max_points: int = 300,
+    ) -> None:
+        self.space = space
+        self.seed = seed
+        self.p = p
+        self.min_steps = min_steps
+        self.min_trials = min_trials
+        self.max_points = max_points
+        self._key: tuple[Any, ...] | None = None
+        self._fitted: Any = None  # for self._key: rows, train x (m, d + 1), y (m,), hyperparameters
+        self._fit_cache: Any = None
+
+    def __call__(
+        self,
+        config: Mapping[str, Any],
+        curve: Sequence[Point],
+        finished: Sequence[FinishedCurve],
+        *,
+        target: float | None,
+    ) -> Verdict:
+        """The verdict on a trial of ``config`` with points ``curve`` so far, whose value at step
+        ``target`` (:func:`final_step`) is predicted from the ``finished`` curves."""
+        if not curve:
+            return Verdict(False, math.nan, "no point reported yet")
+        step = float(curve[-1][0])
+        if step < self.min_steps:
+            return Verdict(False, step, f"step {step:g} is before min_steps={self.min_steps:g}")
+        own = [(float(s), float(v)) for s, v in curve if math.isfinite(v)]
+        if not own:
+            return Verdict(True, step, f"no finite value up to step {step:g}")
+        usable = [f for f in finished if f.curve]
+        if len(usable) < self.min_trials:
+            return Verdict(
+                False,
+                step,
+                f"{len(usable)} finished trial(s) with curves, fewer than {self.min_trials}",
+            )
+        if target is None or step >= target:
+            return Verdict(False, step, "at or past the final step")
+        incumbent = incumbent_value([f.curve for f in usable], target)
+        if incumbent is None:
+            return Verdict(False, step, f"no finished trial reached step {target:g}")
+        mean, std = self._predict(config, own, usable, target)
+        if std > 0:
+            probability = float(norm.cdf((incumbent - mean) / std))
+        else:
+            probability = 1.0 if mean < incumbent else 0.0
+        stop = probability < self.p
+        relation = "<" if stop else ">="
+        return Verdict(
+            stop,
+            step,
+            f"P(value at step {target:g} < incumbent {incumbent:.6g}) = {probability:.3g} "
+            f"{relation} p={self.p:g} (predicted {mean:.6g} +- {std:.3g})",
+        )
+
+    def _predict(
+        self,
+        config: Mapping[str, Any],
+        own: Sequence[Point],
+        finished: Sequence[FinishedCurve],
+        target: float,
+    ) -> tuple[float, float]:
+        """Mean and standard deviation of ``config``'s value at ``target``, given its ``own``
+        finite points, from the GP on the finished points conditioned on them."""
+        from tunewise.models import gp
+        from tunewise.models.curves import CurveModel
+
+        rows, train_x, train_y, hyperparameters = self._model(finished, target)
+        steps = np.array([s for s, _ in own])
+        values = np.array([v for _, v in own])
+        # the finished points plus the trial's own, under the fitted hyperparameters: the GP
+        # conditioned on the own points (one Cholesky factor, no fit)
+        x = np.vstack([train_x, rows.rows([config] * len(own), steps)])
+        model = gp.build_model_with_fidelity(x, np.concatenate([train_y, values]), rows.encoding)
+        gp.load_hyperparameters(model, hyperparameters)
+        model.eval()
+        curves = CurveModel(rows=rows, model=gp.CachedPosterior(model), train_points=len(x))
+        mean, std = curves.predict([config], np.array([target]))
+        return float(mean[0]), float(std[0])
+
+    def _model(self, finished: Sequence[FinishedCurve], target: float) -> Any:
+        """The curve rows, the training rows (m, d + 1) and objectives (m,) and the
+        hyperparameters of the GP fitted on ``finished``'s points (kept while the finished
+        trials and the step range stay the same)."""
+        from tunewise.models import gp
+        from tunewise.models.curves import CurveRows
+
+        points = [(f, float(s), float(v)) for f in finished for s, v in f.curve]
+        positive = [s for _, s, _ in points if s > 0]
+        step_range = (min(min(positive, default=1.0), target), target)
+        key = (tuple(f.number for f in finished), step_range)
+        if self._key != key:
+            rows = CurveRows.of(self.space, step_range)
+            configs = [f.config for f, _, _ in points]
+            steps = np.array([s for _, s, _ in points])
+            y = gp.impute_failures(np.array([v for _, _, v in points]))
+            # a point's key: its trial's number, then its place in the curve (stable order)
+            keys = np.array(
+                [f.number * 1_000_000 + i for f in finished for i in range(len(f.curve))],
+                dtype=np.int64,
+            )
+            if self._fit_cache is None:
+                self._fit_cache = gp.FitCache()
+            model, train_x, train_y = gp.fitted_model(
+                rows.rows(configs, steps),
+                y,
+                rows.encoding,
+                keys=keys,
+                seed=self.seed,
+                max_points=self.max_points,
+                cache=self._fit_cache,
+                build=gp.build_model_with_fidelity,
+            )
+            fitted = (rows, train_x, train_y, gp.hyperparameters(model))
+            self._key, self._fitted = key, fitted
+        return self._fitted

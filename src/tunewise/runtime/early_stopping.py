@@ -22,11 +22,20 @@ import logging
 import math
 import numbers
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tunewise.optimizers.stopping_rules import PreparedCurve, Verdict, median_rule, prepare
+from tunewise.optimizers.stopping_rules import (
+    FinishedCurve,
+    ModelRule,
+    PreparedCurve,
+    Verdict,
+    final_step,
+    median_rule,
+    prepare,
+)
 from tunewise.storage import StudyReader
 from tunewise.trial import Trial, TrialStatus, fidelity_units
 
@@ -117,6 +126,17 @@ class Stopper:
         self.study = study
         self._prepared: dict[int, PreparedCurve] = {}
         self._running: dict[int, tuple[int, PreparedCurve]] = {}
+        self._model_rule = (
+            ModelRule(
+                study.space,
+                seed=study.record.seed,
+                p=float(settings.p),
+                min_steps=float(settings.min_steps),
+                min_trials=settings.min_trials,
+            )
+            if settings.rule == "model"
+            else None
+        )
 
     def judge(self, trial: Trial, *, previous_fidelity: float | int | None = None) -> TrialJudge:
         """The judge of ``trial``'s reports (``previous_fidelity``: of the trial it continues)."""
@@ -148,9 +168,27 @@ class Stopper:
                 self._running.pop(t.number, None)
         return curves
 
+    def finished(self, number: int) -> list[FinishedCurve]:
+        """The study's other succeeded trials with a curve, as of a fresh refresh."""
+        self.study.refresh()
+        return [
+            FinishedCurve(t.number, t.config, t.learning_curve)
+            for t in self.study.trials()
+            if t.number != number and t.status is TrialStatus.SUCCEEDED and t.learning_curve
+        ]
+
     def decide(self, trial: Trial, curve: Sequence[tuple[float, float]]) -> Verdict:
         """The rule's verdict on ``trial`` with its points so far ``curve``."""
         settings = self.settings
+        if self._model_rule is not None:
+            finished = self.finished(trial.number)
+            fidelity = self.study.space.fidelity
+            target = final_step(
+                max_fidelity=None if fidelity is None else float(fidelity.upper),
+                fidelity=None if trial.fidelity is None else float(trial.fidelity),
+                finished=[f.curve for f in finished],
+            )
+            return self._model_rule(trial.config, curve, finished, target=target)
         return median_rule(
             curve,
             self.others(trial.number),
@@ -177,6 +215,7 @@ class TrialJudge:
         self.verdict: Verdict | None = None  # the stop verdict, once given
         self.points = 0  # how many points were judged
         self.last_step: float | None = None
+        self.seconds = 0.0  # spent judging
         self._lock = threading.Lock()
         self._warned = False
 
@@ -190,6 +229,7 @@ class TrialJudge:
             self.last_step = float(curve[-1][0]) if curve else None
             if self.verdict is not None:
                 return True
+            started = time.perf_counter()
             try:
                 verdict = self._stopper.decide(self.trial, curve)
             except Exception as exc:  # never the trial's failure: it goes on
@@ -202,6 +242,8 @@ class TrialJudge:
                     )
                     self._warned = True
                 return False
+            finally:
+                self.seconds += time.perf_counter() - started
             if verdict.stop:
                 self.verdict = verdict
                 logger.info(
@@ -221,15 +263,18 @@ class TrialJudge:
 
         Returns the info to merge over the objective's and the fidelity units it used (None:
         what was claimed). The trial stopped early when it was told and reported nothing after.
+        ``early_stopping_seconds``: the time spent judging its points (part of its measured
+        cost, as the evaluation waited for each verdict).
         """
         with self._lock:
             verdict, points, last = self.verdict, self.points, self.last_step
+            spent = {"early_stopping_seconds": self.seconds} if points else {}
         if verdict is None:
-            return {}, None
+            return spent, None
         stopped = status is TrialStatus.SUCCEEDED and stop_seen is not None and points == stop_seen
         if not stopped or last is None:
-            return {"stop_advised_at": verdict.step}, None
-        info = {"stopped_early": True, "stopped_at": last, "stop_rule": self.rule}
+            return {**spent, "stop_advised_at": verdict.step}, None
+        info = {**spent, "stopped_early": True, "stopped_at": last, "stop_rule": self.rule}
         return info, self._units_used(last)
 
     def _units_used(self, step: float) -> float | None:
