@@ -10,7 +10,9 @@
 Families: synthetic multi-fidelity functions (:mod:`~tunewise.benchmarks.synthetic`: Branin,
 Hartmann-3/6 with ``-high``/``-medium``/``-low`` fidelity correlation), the LCBench surrogate
 (:mod:`~tunewise.benchmarks.lcbench`: ``lcbench-<task>``, needs the YAHPO data folder) and real
-PyTorch training on digits (:mod:`~tunewise.benchmarks.training`: ``mlp-digits``, ``cnn-digits``).
+PyTorch training on digits (:mod:`~tunewise.benchmarks.training`: ``mlp-digits``, ``cnn-digits``;
+:mod:`~tunewise.benchmarks.data_subset`: ``mlp-digits-subset``, the fraction of training data as
+the fidelity).
 """
 
 from tunewise.benchmarks.base import Benchmark, BenchmarkObjective, Evaluation
