@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tunewise.analysis.study import (
+    chain as chain_of,
+)
+from tunewise.analysis.study import (
+    chain_curve,
     incumbent_trace,
     learning_curves,
     parallel_coordinates,
@@ -383,16 +387,8 @@ class StudyView:
             t = self._handle.trial(number)
             if t is None:
                 return None
-            chain = [t.number]
-            seen = {t.number}
-            current = t.previous_trial
-            while current is not None and current not in seen:
-                ancestor = self._handle.trial(current)
-                if ancestor is None:
-                    break
-                chain.append(current)
-                seen.add(current)
-                current = ancestor.previous_trial
+            chain = chain_of(trials, number)  # the trials the handle read include ``t``
+            whole = chain_curve(trials, number)
             continued_by = [u.number for u in trials if u.previous_trial == number]
             version = self._version
         directory = (
@@ -416,7 +412,7 @@ class StudyView:
                 "slot": t.slot,
                 "previous_trial": t.previous_trial,
                 "retry_of": t.retry_of,
-                "chain": chain[::-1],
+                "chain": chain,
                 "continued_by": continued_by,
                 "created_at": t.created_at,
                 "started_at": t.started_at,
@@ -424,6 +420,11 @@ class StudyView:
                 "learning_curve": {
                     "steps": [s for s, _ in t.learning_curve],
                     "values": [v for _, v in t.learning_curve],
+                },
+                "chain_curve": {
+                    "steps": whole["step"].tolist(),
+                    "values": whole["value"].tolist(),
+                    "numbers": whole["number"].tolist(),
                 },
                 "directory": directory,
                 "directory_exists": directory is not None and Path(directory).is_dir(),

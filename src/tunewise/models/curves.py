@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 from tunewise.models import gp
 from tunewise.models.acquisition import condition_on_lies
 from tunewise.space import Space
+from tunewise.trial import config_key
 
 KERNELS = ("rbf", "exponential_decay")
 
@@ -80,12 +81,34 @@ class CurveRows:
         """The step column."""
         return self.encoding.dim
 
-    def rows(self, configs: Configs, steps: gp.Array) -> gp.Array:
-        """Model rows (n, d + 1) of ``configs`` (n) at ``steps`` (n,)."""
+    def rows(
+        self, configs: Configs, steps: gp.Array, *, memo: dict[Any, gp.Array] | None = None
+    ) -> gp.Array:
+        """Model rows (n, d + 1) of ``configs`` (n) at ``steps`` (n,).
+
+        ``memo`` (optional, the caller's across calls): configuration key
+        (:func:`tunewise.trial.config_key`) -> its model coordinates (d,), so that a chain's
+        configuration is encoded once per study rather than once per ask.
+        """
         if len(configs) == 0:
             return np.empty((0, self.encoding.dim + 1))
-        x = self.encoding.to_model(self.encoding.space.encode_many(configs))
-        return np.column_stack([x, step_unit(steps, self.step_range)])
+        # a chain repeats its configuration (the same object, :class:`CurvePoints`) at every
+        # step: each distinct object is looked up once
+        index: dict[int, int] = {}
+        which = np.array([index.setdefault(id(c), len(index)) for c in configs])
+        distinct = {i: c for c, i in zip(configs, which.tolist(), strict=True)}
+        ordered = [distinct[i] for i in range(len(index))]
+        keys = [config_key(c) for c in ordered] if memo is not None else []
+        missing = [i for i, k in enumerate(keys) if k not in memo] if memo is not None else []
+        if memo is None:
+            x = self.encoding.to_model(self.encoding.space.encode_many(ordered))
+        else:
+            if missing:
+                u = self.encoding.space.encode_many([ordered[i] for i in missing])
+                for i, row in zip(missing, self.encoding.to_model(u), strict=True):
+                    memo[keys[i]] = row
+            x = np.array([memo[k] for k in keys], dtype=np.float64)
+        return np.column_stack([x[which], step_unit(steps, self.step_range)])
 
 
 def build_exponential_decay(x: gp.Array, y: gp.Array, encoding: gp.Encoding) -> SingleTaskGP:
@@ -172,6 +195,7 @@ def fit_curve_model(
     max_points: int = 300,
     warm_iterations: int = 20,
     cache: gp.FitCache | None = None,
+    memo: dict[Any, gp.Array] | None = None,
 ) -> CurveModel:
     """The curve GP on observations ``configs`` (n) at ``steps`` (n,) with objectives ``y`` (n,).
 
@@ -180,7 +204,8 @@ def fit_curve_model(
     distinct non-negative integers naming the points in a stable order (the caller's point
     index; default ``0..n-1``), for the training subset and the warm start. ``pending`` configs
     (m) at ``pending_steps`` (m,) are conditioned on as a pessimistic constant liar. Deterministic
-    given the inputs and ``seed`` (the cache changes only speed).
+    given the inputs and ``seed`` (``cache`` and ``memo``, :meth:`CurveRows.rows`, change only
+    speed).
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
@@ -190,7 +215,7 @@ def fit_curve_model(
     rows = CurveRows.of(space, step_range)
     build = gp.build_model_with_fidelity if kernel == "rbf" else build_exponential_decay
     model, _, train_y = gp.fitted_model(
-        rows.rows(configs, np.asarray(steps, dtype=np.float64)),
+        rows.rows(configs, np.asarray(steps, dtype=np.float64), memo=memo),
         y,
         rows.encoding,
         keys=keys,

@@ -418,7 +418,7 @@ def fitted_model(
     idx = training_subset(y, keys, max_points, seed)
     model = make(x[idx], y[idx], encoding)
     load_hyperparameters(model, start)
-    if anchor_n != n:
+    if anchor_n != n and warm_iterations > 0:  # 0: the anchor's hyperparameters as they are
         fit(model, seed=int(rng_for(seed, n, 0xF17).integers(2**31)), maxiter=warm_iterations)
     model.eval()
     return model, x[idx], y[idx]

@@ -56,6 +56,8 @@ from tunewise.space import Fidelity, Space
 from tunewise.trial import History, Suggestion, Trial, TrialStatus, config_key, rng_for
 
 ACQUISITIONS = ("ei", "pi_horizon")
+MEMO_SIZE = 100_000
+"""Configurations whose model coordinates an optimizer keeps between asks (then it encodes anew)."""
 FLOAT_RUNGS = 10
 """Rungs of a float fidelity's default ladder (geometric on a log fidelity, else linear)."""
 
@@ -105,7 +107,7 @@ class FreezeThaw(Optimizer):
         prior_first: bool = True,
         use_curves: bool = True,
         max_points: int = 300,
-        warm_iterations: int = 20,
+        warm_iterations: int = 0,
     ) -> None:
         self.step = step
         self.acquisition = acquisition
@@ -119,6 +121,7 @@ class FreezeThaw(Optimizer):
         self.warm_iterations = warm_iterations
         self._check()
         self._cache: Any = None  # models.gp.FitCache, made on the first model-based ask
+        self._memo: dict[Any, Any] = {}  # config key -> model coordinates (CurveRows.rows)
 
     def _check(self) -> None:
         step = self.step
@@ -271,7 +274,7 @@ class FreezeThaw(Optimizer):
         next_rung = [_next_index(rungs, float(t.fidelity)) for t in tips]  # type: ignore[arg-type]
         tips = [t for t, j in zip(tips, next_rung, strict=True) if j is not None]
         tip_rungs = [j for j in next_rung if j is not None]
-        taken = {config_key(t.config) for t in live}
+        taken = {config_key(t.config) for t in live if t.previous_trial is None}
         fresh = self._new_candidates(space, rng, taken)
         configs = [t.config for t in tips] + fresh
         rung_index = np.array(tip_rungs + [0] * len(fresh), dtype=np.int64)
@@ -298,6 +301,7 @@ class FreezeThaw(Optimizer):
                 max_points=self.max_points,
                 warm_iterations=self.warm_iterations,
                 cache=self._cache,
+                memo=self._memo if len(self._memo) < MEMO_SIZE else None,
             )
             fit_seconds = time.perf_counter() - start
             start = time.perf_counter()
@@ -354,7 +358,8 @@ class FreezeThaw(Optimizer):
         y, steps = points.y[finite], points.steps[finite]
         if self.acquisition == "ei":
             target = rungs[rung_index]
-            best = np.array([_best_at(y, steps, s) for s in target], dtype=np.float64)
+            best_at = np.array([_best_at(y, steps, float(s)) for s in rungs], dtype=np.float64)
+            best = best_at[rung_index]
             x = model.rows.rows(configs, target)
             return model.log_ei(x, best), {"acquisition": "ei"}
         horizon = int(rng.integers(1, max(len(rungs) - 1, 1) + 1))

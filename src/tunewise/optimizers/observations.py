@@ -103,7 +103,8 @@ def observations(history: History) -> Observations:
 class CurvePoints:
     """Every learning-curve point of the finished trials, one row per (chain, step).
 
-    ``configs`` (n): the configuration of each point; ``steps`` (n,): its step (a fidelity value);
+    ``configs`` (n): the configuration of each point (one mapping object per chain, its first
+    trial's, so that a model encodes each chain once); ``steps`` (n,): its step (a fidelity value);
     ``y`` (n,): the objective there, NaN for a failed evaluation (at its fidelity); ``chains``
     (n,): the number of the first trial of the point's chain (a configuration continued step by
     step through ``previous_trial``); ``numbers`` (n,): the trial that reported it. Rows are in
@@ -141,7 +142,9 @@ def curve_points(history: History, *, step_range: tuple[float, float]) -> CurveP
     never (a freeze-thaw study's trials all have one).
     """
     lower, upper = step_range
-    roots = chain_roots(list(history.trials))
+    trials = list(history.trials)
+    roots = chain_roots(trials)
+    root_config = {t.number: t.config for t in trials if roots[t.number] == t.number}
     seen: set[tuple[int, float]] = set()
     configs: list[Mapping[str, Any]] = []
     steps: list[float] = []
@@ -160,7 +163,7 @@ def curve_points(history: History, *, step_range: tuple[float, float]) -> CurveP
             if not lower - 1e-12 <= step <= upper + 1e-12 or (root, step) in seen:
                 continue
             seen.add((root, step))
-            configs.append(t.config)
+            configs.append(root_config.get(root, t.config))
             steps.append(step)
             ys.append(value if math.isfinite(value) else math.nan)
             chains.append(root)

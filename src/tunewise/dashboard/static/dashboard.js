@@ -405,8 +405,18 @@ async function studyPage() {
 
 function renderTrialCurve(trial) {
   const c = trial.learning_curve;
-  if (c.steps.length === 0) return note("trial-curve", "this trial reported no learning curve");
-  draw("trial-curve", [{ x: c.steps, y: c.values, mode: "lines+markers", name: `trial ${trial.number}` }], { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "reported value" } } });
+  const whole = trial.chain_curve;
+  // the steps earlier trials of the chain reported (a configuration continued step by step)
+  const earlier = { x: [], y: [], text: [] };
+  whole.steps.forEach((s, i) => {
+    if (whole.numbers[i] === trial.number) return;
+    earlier.x.push(s); earlier.y.push(whole.values[i]); earlier.text.push(`trial ${whole.numbers[i]}`);
+  });
+  if (c.steps.length === 0 && earlier.x.length === 0) return note("trial-curve", "this trial reported no learning curve");
+  const traces = [];
+  if (earlier.x.length > 0) traces.push({ ...earlier, mode: "lines+markers", name: "earlier trials of this configuration", line: { color: "#9aa5b1" }, marker: { size: 4 } });
+  traces.push({ x: c.steps, y: c.values, mode: "lines+markers", name: `trial ${trial.number}` });
+  draw("trial-curve", traces, { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "reported value" } } });
 }
 
 async function trialPage() {
