@@ -100,3 +100,14 @@ def test_data_subset_script_retrains_on_larger_fractions_and_counts_them_whole(t
     spent = sum(t.fidelity for t in trials)  # every evaluation counts its whole fraction
     assert f"budget spent: {spent:.2f} full-data fits" in stdout
     assert 6.0 - 1e-9 <= spent < 7.0  # the last trial starts before 6 are spent
+
+
+@pytest.mark.slow
+def test_freeze_thaw_script_pauses_and_thaws_networks_one_epoch_at_a_time(tmp_path) -> None:
+    stdout = _run_script("freeze_thaw", ["1"], tmp_path, timeout=240)
+    assert "networks started" in stdout and "its whole curve" in stdout
+    result = tw.load(tmp_path / "runs" / "freeze-thaw")
+    trials = result.trial_list
+    assert result.totals.fidelity_spent == pytest.approx(1.0)  # 27 one-epoch steps of 27
+    continued = [t for t in trials if t.previous_trial is not None]
+    assert continued and all(t.learning_curve[0][0] == t.fidelity for t in continued)
