@@ -3,6 +3,7 @@ attached workers, what is recorded, the budget given back, and bad settings."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -299,3 +300,27 @@ def test_the_model_rule_stops_trials_that_cannot_catch_the_incumbent(tmp_path: P
     for t in stopped:  # each was behind the best full curve before it by a clear margin
         full = [u.config["x"] for u in trials[: t.number] if not u.info.get("stopped_early")]
         assert t.config["x"] > min(full)
+
+
+@pytest.mark.slow
+def test_worker_processes_read_the_rule_from_the_store(tmp_path: Path) -> None:
+    """``workers=2`` starts processes that attach to the study: they judge with the stored rule,
+    against each other's finished and running curves."""
+    result = tw.run(
+        objectives.obeys,
+        SPACE,
+        root=tmp_path / "run",
+        optimizer="random_search",
+        budget=14,
+        seed=2,
+        workers=2,
+        early_stopping=tw.EarlyStopping(min_trials=2, min_steps=2),
+        progress=False,
+    )
+    trials = result.trial_list
+    assert len(trials) == 14 and os.getpid() not in {t.info["pid"] for t in trials}
+    stopped = [t for t in trials if t.info.get("stopped_early")]
+    assert stopped
+    for t in stopped:
+        assert t.info["stopped_at"] == t.learning_curve[-1][0] >= 2
+        assert t.objective == objectives.value(t.config["x"], int(t.info["stopped_at"]))
