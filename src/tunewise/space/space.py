@@ -254,6 +254,8 @@ class Space:
 
     def _active(self, config: Mapping[str, Any]) -> dict[str, bool]:
         """Activity of every parameter given the parent values in ``config``."""
+        if not self._conditions:  # nothing is conditional: everything is active
+            return dict.fromkeys(self._order, True)
         active: dict[str, bool] = {}
         for name in self._order:
             active[name] = all(
