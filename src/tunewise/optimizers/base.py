@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tunewise.space import Space
-from tunewise.trial import History, Suggestion, max_fidelity, rng_for
+from tunewise.trial import History, Suggestion, Trial, TrialStatus, max_fidelity, rng_for
 
 __all__ = [
     "Capabilities",
     "Optimizer",
+    "as_claimed",
     "check_n",
     "max_fidelity",  # defined in tunewise.trial, shared with models; re-exported for optimizers
     "rng_for",
@@ -101,6 +102,23 @@ def accepting_architectures() -> list[str]:
         if getattr(cls, "name", None) and cls.capabilities.architectures:
             found.add(cls.name)
     return sorted(found)
+
+
+def as_claimed(suggestion: Suggestion, number: int) -> Trial:
+    """``suggestion`` as other workers will see it once claimed: a running trial ``number``.
+
+    An optimizer asked for several suggestions at once appends each pick to its view of the
+    History this way, so that the next pick treats it as pending (its slot taken, its chain or
+    rung occupied)."""
+    return Trial(
+        number=number,
+        config=suggestion.config,
+        status=TrialStatus.RUNNING,
+        fidelity=suggestion.fidelity,
+        slot=suggestion.slot,
+        previous_trial=suggestion.previous_trial,
+        info=suggestion.info,
+    )
 
 
 def check_n(n: int) -> None:

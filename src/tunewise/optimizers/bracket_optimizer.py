@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tunewise.optimizers import schedules
-from tunewise.optimizers.base import Capabilities, Optimizer, check_n
+from tunewise.optimizers.base import Capabilities, Optimizer, as_claimed, check_n
 from tunewise.optimizers.brackets import Rungs
 from tunewise.optimizers.schedules import Decision, Schedule
 from tunewise.space import Space
-from tunewise.trial import History, Suggestion, Trial, TrialStatus, rng_for
+from tunewise.trial import History, Suggestion, Trial, rng_for
 
 PRIOR_FIRST_FIDELITIES: tuple[str, ...] = ("min", "max")
 """Where ``prior_first`` evaluates the prior configuration: the schedule's rung, or the top."""
@@ -171,15 +171,5 @@ class BracketOptimizer(Optimizer):
                 info=info,
             )
             suggestions.append(suggestion)
-            trials.append(  # as other workers will see it: claimed and running
-                Trial(
-                    number=key,
-                    config=config,
-                    status=TrialStatus.RUNNING,
-                    fidelity=fidelity,
-                    slot=suggestion.slot,
-                    previous_trial=suggestion.previous_trial,
-                    info=info,
-                )
-            )
+            trials.append(as_claimed(suggestion, key))
         return suggestions

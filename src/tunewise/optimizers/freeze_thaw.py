@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tunewise.optimizers import prior_evidence
-from tunewise.optimizers.base import Capabilities, Optimizer, check_n
+from tunewise.optimizers.base import Capabilities, Optimizer, as_claimed, check_n
 from tunewise.optimizers.observations import CurvePoints, curve_points
 from tunewise.optimizers.registry import register
 from tunewise.space import Fidelity, Space
@@ -195,17 +195,7 @@ class FreezeThaw(Optimizer):
             view = history if i == 0 else History(history.space, history.seed, tuple(trials))
             suggestion = self._one(view, rungs)
             suggestions.append(suggestion)
-            trials.append(  # as other workers will see it: claimed and running
-                Trial(
-                    number=view.next_number,
-                    config=suggestion.config,
-                    status=TrialStatus.RUNNING,
-                    fidelity=suggestion.fidelity,
-                    slot=suggestion.slot,
-                    previous_trial=suggestion.previous_trial,
-                    info=suggestion.info,
-                )
-            )
+            trials.append(as_claimed(suggestion, view.next_number))
         return suggestions
 
     def _one(self, history: History, rungs: tuple[float | int, ...]) -> Suggestion:
