@@ -33,14 +33,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from botorch.acquisition.analytic import LogExpectedImprovement, LogProbabilityOfImprovement
 from botorch.models.gp_regression import SingleTaskGP
 from botorch.models.kernels.categorical import CategoricalKernel
 from botorch.models.kernels.exponential_decay import ExponentialDecayKernel
-from botorch.models.model import Model
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.kernels import Kernel, ProductKernel, ScaleKernel
 from numpy.typing import NDArray
+from scipy import special
 
 from tunewise.models import gp
 from tunewise.models.acquisition import condition_on_lies
@@ -137,7 +136,7 @@ class CurveModel:
     """A fitted curve GP: the objective's posterior at any (configuration, step)."""
 
     rows: CurveRows
-    model: Model
+    model: gp.CachedPosterior
     train_points: int
 
     def predict_rows(self, x: gp.Array) -> tuple[gp.Array, gp.Array]:
@@ -145,10 +144,9 @@ class CurveModel:
         if len(x) == 0:
             return np.empty(0), np.empty(0)
         with torch.no_grad():
-            post: Any = self.model.posterior(torch.tensor(x, dtype=gp.DTYPE).unsqueeze(1))
-            mean = -post.mean.reshape(-1).numpy()
-            std = post.variance.clamp_min(0.0).sqrt().reshape(-1).numpy()
-        return mean.astype(np.float64), std.astype(np.float64)
+            mean, variance = self.model.mean_and_variance(torch.tensor(x, dtype=gp.DTYPE))
+        # the GP models -objective (BoTorch maximizes)
+        return -mean.numpy().astype(np.float64), np.sqrt(variance.numpy()).astype(np.float64)
 
     def predict(self, configs: Configs, steps: gp.Array) -> tuple[gp.Array, gp.Array]:
         """Posterior mean (n,) and standard deviation (n,) of ``configs`` (n) at ``steps`` (n,)."""
@@ -157,21 +155,41 @@ class CurveModel:
     def log_ei(self, x: gp.Array, best: gp.Array) -> gp.Array:
         """log expected improvement (n,) of rows ``x`` (n, d + 1) below ``best`` (n,): each row
         against its own incumbent (DyHPO: the best value seen at that row's step)."""
-        acq = LogExpectedImprovement(self.model, best_f=-_column(best))
-        return self._score(acq, x)
+        mean, std = self.predict_rows(x)
+        return log_expected_improvement(mean, std, np.asarray(best, dtype=np.float64))
 
     def log_pi(self, x: gp.Array, threshold: gp.Array) -> gp.Array:
         """log probability (n,) that rows ``x`` (n, d + 1) fall below ``threshold`` (n,)."""
-        acq = LogProbabilityOfImprovement(self.model, best_f=-_column(threshold))
-        return self._score(acq, x)
-
-    def _score(self, acq: Any, x: gp.Array) -> gp.Array:
-        if len(x) == 0:
-            return np.empty(0)
-        with torch.no_grad():
-            values = acq(torch.tensor(x, dtype=gp.DTYPE).unsqueeze(1)).numpy()
-        scores: gp.Array = np.where(np.isfinite(values), values, -math.inf)
+        mean, std = self.predict_rows(x)
+        u = (np.asarray(threshold, dtype=np.float64) - mean) / np.maximum(std, MIN_STD)
+        scores: gp.Array = special.log_ndtr(u)
         return scores
+
+
+MIN_STD = 1e-9
+"""Posterior standard deviations below this count as this (a point the GP has seen exactly)."""
+
+
+def log_expected_improvement(mean: gp.Array, std: gp.Array, best: gp.Array) -> gp.Array:
+    """log E[max(best - f, 0)] for f ~ N(mean, std**2), elementwise (n,), minimizing.
+
+    ``log(std) + log(phi(u) + u Phi(u))`` with ``u = (best - mean) / std``; for u < -1 the
+    second term is computed as ``log phi(u) + log1p(-|u| R(|u|))`` with Mills' ratio
+    ``R(a) = sqrt(pi / 2) erfcx(a / sqrt(2))``, so it stays finite far below the incumbent
+    (the numerics BoTorch's LogEI uses, here on arrays).
+    """
+    std = np.maximum(std, MIN_STD)
+    u = (best - mean) / std
+    out = np.empty_like(u)
+    upper = u >= -1.0
+    uu = u[upper]
+    out[upper] = np.log(np.exp(-0.5 * uu * uu) / math.sqrt(2 * math.pi) + uu * special.ndtr(uu))
+    a = -u[~upper]
+    ratio = math.sqrt(math.pi / 2) * special.erfcx(a / math.sqrt(2))
+    out[~upper] = (
+        -0.5 * a * a - 0.5 * math.log(2 * math.pi) + np.log1p(-np.minimum(a * ratio, 1 - 1e-16))
+    )
+    return out + np.log(std)
 
 
 def _column(values: gp.Array) -> torch.Tensor:
@@ -225,11 +243,12 @@ def fit_curve_model(
         cache=cache,
         build=build,
     )
-    lied: Model = model
+    lied = model
     if len(pending):
         pending_x = rows.rows(pending, np.asarray(pending_steps, dtype=np.float64))
-        lied = condition_on_lies(
+        conditioned = condition_on_lies(
             model, torch.tensor(pending_x, dtype=gp.DTYPE), -float(np.max(train_y))
         )
-    posterior = gp.CachedPosterior(lied) if isinstance(lied, SingleTaskGP) else lied
-    return CurveModel(rows=rows, model=posterior, train_points=len(train_y))
+        assert isinstance(conditioned, SingleTaskGP)  # conditioning keeps the model's class
+        lied = conditioned
+    return CurveModel(rows=rows, model=gp.CachedPosterior(lied), train_points=len(train_y))

@@ -503,6 +503,24 @@ class CachedPosterior(Model):
             return posterior_transform(posterior=posterior, X=X)
         return posterior
 
+    def mean_and_variance(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Pointwise posterior mean (n,) and variance (n,) at ``X`` (n x d), in the outcome's
+        scale: what an analytic acquisition needs, without the joint covariance or the
+        batch-of-one layout (one kernel evaluation of all n points against the training set)."""
+        (model,) = self._gp
+        X = model.transform_inputs(X)
+        with gpytorch.settings.lazily_evaluate_kernels(False):
+            cross = model.covar_module(X, self.train_x).to_dense()  # n x N
+            prior = model.covar_module(X, diag=True)  # n
+        mean = model.mean_module(X) + cross @ self.alpha
+        v = torch.linalg.solve_triangular(self.chol, cross.T, upper=False)  # N x n
+        variance = (prior - (v * v).sum(dim=0)).clamp_min(0.0)
+        transform = getattr(model, "outcome_transform", None)
+        if transform is not None:
+            m, var = transform.untransform(mean.unsqueeze(-1), variance.unsqueeze(-1))
+            mean, variance = m.squeeze(-1), var.squeeze(-1)
+        return mean, variance
+
 
 # -- multi-fidelity: the fidelity as one more input column ---------------------------------------
 
