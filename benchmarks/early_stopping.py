@@ -15,6 +15,11 @@ regret (best validation error of the run minus the best known 8/450,
 signed-rank test over seeds (scipy; two-sided; seeds with no change are dropped, as
 ``zero_method="wilcox"`` does).
 
+With ``--budget epochs`` the budget is ``--evaluations`` full trainings' worth instead
+(``tw.Budget(fidelity_units=...)``, 27 epochs each): a stopped trial gives back the epochs it did
+not use, so the runs with early stopping train as many epochs as those without and try more
+configurations; the regret change is then the gain at the same cost.
+
 Training is exactly deterministic given the configuration (the trainers' contract: one
 ``torch.Generator``, one thread), so a configuration trains to the same curve in every run. To
 fit the CPU budget, each epoch's validation error is trained for real once per process and
@@ -27,6 +32,8 @@ shared machine)::
 
     nice .venv/bin/python benchmarks/early_stopping.py               # 10 seeds, 20 trials
     nice .venv/bin/python benchmarks/early_stopping.py --seeds 1 --evaluations 8   # smoke run
+    nice .venv/bin/python benchmarks/early_stopping.py --budget epochs --optimizers random_search \
+        --out benchmarks/results/early_stopping_epochs.csv     # the same epochs, more trials
 
 It prints markdown tables and writes ``benchmarks/results/early_stopping.csv`` (one row per
 optimizer, rule and seed).
@@ -139,6 +146,7 @@ def run_one(
     evaluations: int,
     min_trials: int,
     min_steps: float,
+    budget_kind: str,
     curves: Curves,
 ) -> dict[str, Any]:
     space = MLPDigitsBenchmark().space()
@@ -155,7 +163,11 @@ def run_one(
             space,
             root=root,
             optimizer=OPTIMIZERS[optimizer],
-            budget=evaluations,
+            budget=(
+                evaluations
+                if budget_kind == "evaluations"
+                else tw.Budget(fidelity_units=evaluations)
+            ),
             seed=seed,
             early_stopping=early,
             progress=False,
@@ -167,6 +179,7 @@ def run_one(
         "optimizer": optimizer,
         "rule": rule,
         "seed": seed,
+        "budget": budget_kind,
         "trials": len(trials),
         "epochs": sum(len(t.learning_curve) for t in trials),
         "stopped": sum(1 for t in trials if t.info.get("stopped_early")),
@@ -182,9 +195,10 @@ def run_one(
 def summarize(rows: list[dict[str, Any]]) -> str:
     by = {(r["optimizer"], r["rule"], r["seed"]): r for r in rows}
     lines = [
-        "| optimizer | rule | epochs (mean) | epochs saved | stopped trials | regret (mean) "
-        "| regret change (mean) | better / same / worse | Wilcoxon p | judging s per run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| optimizer | rule | trials (mean) | epochs (mean) | epochs saved | stopped trials "
+        "| regret (mean) | regret change (mean) | better / same / worse | Wilcoxon p "
+        "| judging s per run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for optimizer in OPTIMIZERS:
         seeds = sorted({r["seed"] for r in rows if r["optimizer"] == optimizer})
@@ -203,13 +217,23 @@ def summarize(rows: list[dict[str, Any]]) -> str:
             worse = sum(1 for c in change if c > 1e-12)
             p = _wilcoxon(change)
             lines.append(
-                f"| {optimizer} | {rule} | {statistics.mean(r['epochs'] for r in runs):.0f} "
+                f"| {optimizer} | {rule} | {statistics.mean(r['trials'] for r in runs):.1f} "
+                f"| {statistics.mean(r['epochs'] for r in runs):.0f} "
                 f"| {saved:.1%} | {statistics.mean(r['stopped'] for r in runs):.1f} "
                 f"| {statistics.mean(r['regret'] for r in runs):.4f} "
                 f"| {statistics.mean(change):+.4f} | {better} / {len(change) - better - worse} "
                 f"/ {worse} | {p} | {statistics.mean(r['judge_seconds'] for r in runs):.1f} |"
             )
     return "\n".join(lines)
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _wilcoxon(change: list[float]) -> str:
@@ -225,10 +249,22 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=20, help="trials per run")
     parser.add_argument("--min-trials", type=int, default=5, help="EarlyStopping.min_trials")
     parser.add_argument("--min-steps", type=float, default=1.0, help="EarlyStopping.min_steps")
+    parser.add_argument(
+        "--budget",
+        choices=["evaluations", "epochs"],
+        default="evaluations",
+        help="count trials (default) or full trainings' worth of epochs",
+    )
     parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS))
     parser.add_argument("--rules", nargs="+", default=list(RULES))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/early_stopping.csv"))
+    parser.add_argument("--table", type=Path, help="print the tables of a CSV written before")
     args = parser.parse_args()
+    if args.table is not None:
+        with args.table.open() as f:
+            stored = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        print(summarize(stored))
+        return
     logging.getLogger("tunewise").setLevel(logging.WARNING)
     curves = Curves()
     rows: list[dict[str, Any]] = []
@@ -243,6 +279,7 @@ def main() -> None:
                     evaluations=args.evaluations,
                     min_trials=args.min_trials,
                     min_steps=args.min_steps,
+                    budget_kind=args.budget,
                     curves=curves,
                 )
                 rows.append(row)
