@@ -44,10 +44,7 @@ def fitted(n: int, seed: int = 0):  # type: ignore[no-untyped-def]
         keys=np.arange(n, dtype=np.int64),
         pending=(),
         pending_fidelity=np.empty(0),
-        seed=seed,
-        max_points=300,
-        warm_iterations=20,
-        cache=None,
+        fit=gp.FitSettings(seed=seed, max_points=300, warm_iterations=20),
     )
     return inputs, model, train_x, train_y
 

@@ -370,6 +370,18 @@ class FitCache:
             self.entries.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class FitSettings:
+    """How a model is fitted, handed down as one value: the study ``seed`` (the fits' random
+    streams and training subsets), the cap on training points, the L-BFGS iterations that
+    refine the anchor's hyperparameters, and the optimizer's anchor cache (speed only)."""
+
+    seed: int
+    max_points: int = 300
+    warm_iterations: int = 20
+    cache: FitCache | None = None
+
+
 def _digest(encoding: Encoding, x: Array, y: Array) -> str:
     h = hashlib.sha1(encoding.space.to_json().encode())
     h.update(np.ascontiguousarray(x).tobytes())

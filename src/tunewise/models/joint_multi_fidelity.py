@@ -78,10 +78,7 @@ class JointInputs:
         keys: NDArray[np.int64],
         pending: Configs,
         pending_fidelity: gp.Array,
-        seed: int,
-        max_points: int,
-        warm_iterations: int,
-        cache: gp.FitCache | None,
+        fit: gp.FitSettings,
     ) -> tuple[Model, gp.Array, gp.Array, gp.Array]:
         model, train_x, train_y, pending_x = joint.fitted_model(
             self._with_fidelity(configs, fidelity),
@@ -89,10 +86,10 @@ class JointInputs:
             self.features,
             keys=keys,
             pending=self._with_fidelity(pending, pending_fidelity),
-            seed=seed,
-            max_points=max_points,
-            warm_iterations=warm_iterations,
+            seed=fit.seed,
+            max_points=fit.max_points,
+            warm_iterations=fit.warm_iterations,
             combine=self.combine,
-            cache=cache,
+            cache=fit.cache,
         )
         return model, train_x, train_y, pending_x

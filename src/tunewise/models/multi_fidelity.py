@@ -75,10 +75,7 @@ class Inputs(Protocol):
         keys: NDArray[np.int64],
         pending: Configs,
         pending_fidelity: gp.Array,
-        seed: int,
-        max_points: int,
-        warm_iterations: int,
-        cache: gp.FitCache | None,
+        fit: gp.FitSettings,
     ) -> tuple[Model, gp.Array, gp.Array, gp.Array]:
         """(model, training rows (m, D), their objectives (m,), pending rows (p, D)).
 
@@ -118,20 +115,17 @@ class CubeInputs:
         keys: NDArray[np.int64],
         pending: Configs,
         pending_fidelity: gp.Array,
-        seed: int,
-        max_points: int,
-        warm_iterations: int,
-        cache: gp.FitCache | None,
+        fit: gp.FitSettings,
     ) -> tuple[Model, gp.Array, gp.Array, gp.Array]:
         model, train_x, train_y = gp.fitted_model(
             self.rows(configs, fidelity),
             y,
             self.encoding,
             keys=keys,
-            seed=seed,
-            max_points=max_points,
-            warm_iterations=warm_iterations,
-            cache=cache,
+            seed=fit.seed,
+            max_points=fit.max_points,
+            warm_iterations=fit.warm_iterations,
+            cache=fit.cache,
             build=gp.build_model_with_fidelity,
         )
         return model, train_x, train_y, self.rows(pending, pending_fidelity)
@@ -174,10 +168,9 @@ def two_stage_pick(
         keys=np.arange(len(y), dtype=np.int64) if keys is None else keys,
         pending=pending,
         pending_fidelity=np.empty(0) if pending_fidelity is None else pending_fidelity,
-        seed=seed,
-        max_points=max_points,
-        warm_iterations=warm_iterations,
-        cache=cache,
+        fit=gp.FitSettings(
+            seed=seed, max_points=max_points, warm_iterations=warm_iterations, cache=cache
+        ),
     )
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
