@@ -61,3 +61,27 @@ def test_fidelity_units_count_continuations_as_the_fidelity_says() -> None:
     assert fidelity_units(subset, 1.0, 1 / 3) == 1.0  # retrained on all the data
     assert fidelity_units(subset, 1 / 3) == pytest.approx(1 / 3)
     assert fidelity_units(Space(x=Float(0, 1)), None) == 1.0
+
+
+def test_used_fidelity_counts_the_steps_a_stopped_trial_ran() -> None:
+    from tunewise.space import Fidelity
+    from tunewise.trial import fidelity_units, used_fidelity
+
+    epochs = Space(x=Float(0.0, 1.0), epochs=Fidelity(1, 27))
+    stopped = Trial(
+        number=0,
+        config={"x": 0.5},
+        status=TrialStatus.SUCCEEDED,
+        fidelity=27,
+        objective=0.3,
+        info={"stopped_early": True, "stopped_at": 5.0},
+    )
+    assert used_fidelity(epochs, stopped) == 5.0
+    assert fidelity_units(epochs, used_fidelity(epochs, stopped)) == pytest.approx(5 / 27)
+    advised = Trial(number=1, config={"x": 0.5}, status=TrialStatus.SUCCEEDED, fidelity=27,
+                    objective=0.3, info={"stop_advised_at": 5.0})  # fmt: skip
+    assert used_fidelity(epochs, advised) == 27
+    subset = Space(x=Float(0.0, 1.0), f=Fidelity(0.1, 1.0, resumable=False))
+    on_subset = Trial(number=2, config={"x": 0.5}, status=TrialStatus.SUCCEEDED, fidelity=1.0,
+                      objective=0.3, info={"stopped_early": True, "stopped_at": 5.0})  # fmt: skip
+    assert used_fidelity(subset, on_subset) == 1.0  # steps are epochs, not fractions

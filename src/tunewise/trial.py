@@ -290,3 +290,22 @@ def fidelity_units(
     if space.fidelity is None or fidelity is None:
         return 1.0
     return space.fidelity.units(fidelity, previous_fidelity)
+
+
+def used_fidelity(space: Space, trial: Trial) -> float | int | None:
+    """The fidelity a recorded trial's budget counts: its own, or the step early stopping ended it
+    at (``info["stopped_at"]`` of a trial with ``info["stopped_early"]``) when that is short of
+    its fidelity and the fidelity is ``resumable`` (epochs: the steps are its units). The store
+    refunds the same difference when the trial is recorded; the analysis' budget axis and
+    PriorBand's fidelity spent read it here."""
+    fidelity = trial.fidelity
+    stopped = trial.info.get("stopped_at") if trial.info.get("stopped_early") else None
+    if (
+        stopped is None
+        or fidelity is None
+        or space.fidelity is None
+        or not space.fidelity.resumable
+        or not float(stopped) < float(fidelity)
+    ):
+        return fidelity
+    return float(stopped)

@@ -177,3 +177,20 @@ def test_tables_of_a_real_hyperband_study(tmp_path: Path) -> None:
     for row in promoted.itertuples():
         child = by_number[int(row.promoted_to)]
         assert child.config == by_number[row.number].config and child.fidelity > row.fidelity
+
+
+def test_the_budget_axis_counts_a_stopped_trial_by_the_steps_it_ran() -> None:
+    space = tw.Space(x=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 20))
+    common = {"status": TrialStatus.SUCCEEDED, "fidelity": 20, "objective": 0.5}
+    trials = [
+        Trial(number=0, config={"x": 0.1}, finished_at=1.0, **common),
+        Trial(
+            number=1,
+            config={"x": 0.2},
+            finished_at=2.0,
+            info={"stopped_early": True, "stopped_at": 5.0},
+            **common,
+        ),
+    ]
+    trace = study.incumbent_trace(trials, space)
+    assert trace["budget"].tolist() == pytest.approx([1.0, 1.25])

@@ -170,3 +170,15 @@ def test_the_model_rule_fits_once_per_set_of_finished_trials() -> None:
     assert rule._fitted is fitted
     rule({"x": 0.5}, decaying(0.5, range(1, 4)), FINISHED[:-1], target=TARGET)
     assert rule._fitted is not fitted
+
+
+def test_the_model_rule_handles_late_trials_beyond_the_training_cap() -> None:
+    # 40 finished curves of 10 points from trials numbered in the thousands: more points than
+    # max_points, so the training subset is drawn (its priorities indexed by dense point keys)
+    finished = [
+        FinishedCurve(number=5000 + 7 * i, config={"x": x}, curve=decaying(x, range(1, 11)))
+        for i, x in enumerate(np.linspace(0.1, 0.9, 40))
+    ]
+    rule = ModelRule(SPACE, seed=0, p=0.05, min_steps=2, min_trials=5, max_points=100)
+    verdict = rule({"x": 0.95}, decaying(0.95, range(1, 4)), finished, target=TARGET)
+    assert verdict.stop

@@ -41,10 +41,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for epoch in range(1, EPOCHS + 1):
             for chain in range(CHAINS):
                 previous = tips.get(chain)
+                action = "continue" if previous is not None else "start"
                 claim = study.claim(
                     Suggestion(
                         config={"x": chain / CHAINS},
-                        slot=f"ft:{'continue' if previous is not None else 'start'}:{chain}:{epoch}",
+                        slot=f"ft:{action}:{chain}:{epoch}",
                         fidelity=epoch,
                         previous_trial=previous,
                     ),

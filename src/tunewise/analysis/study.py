@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tunewise.trial import Trial, TrialStatus, fidelity_units, incumbent, trials_by_number
+from tunewise.trial import (
+    Trial,
+    TrialStatus,
+    fidelity_units,
+    incumbent,
+    trials_by_number,
+    used_fidelity,
+)
 
 if TYPE_CHECKING:
     from tunewise.space import Space
@@ -72,7 +79,8 @@ def incumbent_trace(trials: Sequence[Trial], space: Space) -> pd.DataFrame:
 
     ``elapsed``: seconds from the study's start (:func:`study_start`) to the trial's finish;
     ``budget``: cumulative full-fidelity units (:func:`tunewise.trial.fidelity_units`, a
-    continuation counting only what it adds; crashed trials, which are run again, not counted);
+    continuation counting only what it adds, a trial stopped early only the steps it ran,
+    :func:`tunewise.trial.used_fidelity`; crashed trials, which are run again, not counted);
     ``best``/``best_number``/``best_fidelity``: the incumbent by
     :func:`tunewise.trial.incumbent` (lowest objective at the highest fidelity reached so far),
     NaN (``best_number``: ``<NA>``) before the first success.
@@ -84,7 +92,8 @@ def incumbent_trace(trials: Sequence[Trial], space: Space) -> pd.DataFrame:
     best: Trial | None = None
     for t in _finish_order(trials):
         previous = by_number.get(t.previous_trial) if t.previous_trial is not None else None
-        spent += fidelity_units(space, t.fidelity, None if previous is None else previous.fidelity)
+        used = used_fidelity(space, t)  # a trial stopped early counts the steps it ran
+        spent += fidelity_units(space, used, None if previous is None else previous.fidelity)
         best = incumbent([best, t] if best is not None else [t])
         finished = t.finished_at
         rows.append(

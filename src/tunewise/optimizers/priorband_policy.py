@@ -41,7 +41,7 @@ from scipy.special import logsumexp
 from tunewise.optimizers import mutation, prior_evidence
 from tunewise.optimizers.brackets import Rungs
 from tunewise.space import Space
-from tunewise.trial import History, Trial, fidelity_units
+from tunewise.trial import History, Trial, fidelity_units, used_fidelity
 
 SOURCES: tuple[str, ...] = ("prior", "incumbent", "random")
 """Where a non-first sample comes from; the first may also be ``"prior_config"``."""
@@ -277,14 +277,15 @@ def fidelity_spent(history: History) -> float:
     Each trial counts :func:`tunewise.trial.fidelity_units` (the count the store's budget uses):
     a trial continuing ``previous_trial`` adds only its increment ``(f - f_previous) / b_max``, so
     a bracket costs ``sum_r n_r (f_r - f_{r-1}) / b_max`` (not NePS-new's rung index x increment);
-    for a fidelity that is not ``resumable`` it adds its whole ``f / b_max``.
+    for a fidelity that is not ``resumable`` it adds its whole ``f / b_max``; a trial stopped
+    early counts the steps it ran (:func:`tunewise.trial.used_fidelity`).
     """
     fidelity = {t.number: t.fidelity for t in history}
     return float(
         sum(
             fidelity_units(
                 history.space,
-                t.fidelity,
+                used_fidelity(history.space, t),
                 fidelity.get(t.previous_trial) if t.previous_trial is not None else None,
             )
             for t in history.finished

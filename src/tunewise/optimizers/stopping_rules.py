@@ -309,9 +309,13 @@ class ModelRule:
             configs = [f.config for f, _, _ in points]
             steps = np.array([s for _, s, _ in points])
             y = gp.impute_failures(np.array([v for _, _, v in points]))
-            # a point's key: its trial's number, then its place in the curve (stable order)
+            # a point's key: its index with the finished curves in trial-number order (dense, so
+            # the training subset's priorities stay an array of n; stable as trials finish)
+            order = sorted(range(len(finished)), key=lambda i: finished[i].number)
+            start = np.cumsum([0] + [len(finished[i].curve) for i in order])
+            first = {order[j]: int(start[j]) for j in range(len(order))}
             keys = np.array(
-                [f.number * 1_000_000 + i for f in finished for i in range(len(f.curve))],
+                [first[k] + i for k, f in enumerate(finished) for i in range(len(f.curve))],
                 dtype=np.int64,
             )
             if self._fit_cache is None:

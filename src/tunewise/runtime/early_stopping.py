@@ -282,6 +282,6 @@ class TrialJudge:
         space, fidelity = self._stopper.study.space, self.trial.fidelity
         if space.fidelity is None or fidelity is None or not step < float(fidelity):
             return None
-        if not getattr(space.fidelity, "resumable", True):
+        if not space.fidelity.resumable:
             return None  # a data-subset fidelity: the steps (epochs) are not its units
         return fidelity_units(space, step, self.previous_fidelity)
