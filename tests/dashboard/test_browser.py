@@ -220,9 +220,10 @@ def test_studies_trial_and_compare_pages(
         shoot(page, "compare")
 
         open_page(page, f"{server}/study/runs/trial/8")
-        (curve,) = figure(page, "trial-curve")
+        *earlier, curve = figure(page, "trial-curve")  # the chain's earlier steps, then its own
         stored = study.trial(8)
         assert stored is not None
+        assert len(earlier) == 1 and earlier[0]["name"] == "earlier trials of this configuration"
         assert curve["x"] == [s for s, _ in stored.learning_curve]
         assert curve["y"] == [v for _, v in stored.learning_curve]
         text = page.locator("main").inner_text()
@@ -240,7 +241,8 @@ def test_studies_trial_and_compare_pages(
         open_page(page, f"{server}/study/runs/trial/{running.number}")
         study.heartbeat(running.number, worker=studies.WORKER, learning_curve=[(1, 0.8), (2, 0.7)])
         page.wait_for_function(
-            "() => (document.getElementById('trial-curve').data || [{y: []}])[0].y.length === 2",
+            "() => (document.getElementById('trial-curve').data || [{y: []}])"
+            ".at(-1).y.length === 2",
             timeout=WAIT_MS,
         )
         shoot(page, "trial-running")
