@@ -21,7 +21,7 @@ from tunewise.space import Fidelity, Space
 
 def test_names_cover_every_family() -> None:
     names = benchmark_names()
-    assert len(names) == len(set(names)) == 9 + 34 + 6 + 4
+    assert len(names) == len(set(names)) == 9 + 34 + 6 + 4 + 4
     for function in ("branin", "hartmann3", "hartmann6"):
         for level in ("high", "medium", "low"):
             assert f"{function}-{level}" in names

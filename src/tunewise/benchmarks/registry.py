@@ -7,6 +7,8 @@ from typing import Any
 
 from tunewise.benchmarks.base import Benchmark
 from tunewise.benchmarks.data_subset import MLPDigitsSubsetBenchmark
+from tunewise.benchmarks.fcnet import DATASETS as FCNET_DATASETS
+from tunewise.benchmarks.fcnet import FCNetBenchmark
 from tunewise.benchmarks.lcbench import TASK_IDS, LCBenchBenchmark
 from tunewise.benchmarks.nas_digits import NASDigitsBenchmark
 from tunewise.benchmarks.nb201 import DATASETS as NB201_DATASETS
@@ -31,6 +33,13 @@ def _nb201(dataset: str, form: str) -> Callable[..., Benchmark]:
     return make
 
 
+def _fcnet(dataset: str) -> Callable[..., Benchmark]:
+    def make() -> Benchmark:
+        return FCNetBenchmark(dataset=dataset)
+
+    return make
+
+
 def _lcbench(task_id: str) -> Callable[..., Benchmark]:
     def make(**kwargs: Any) -> Benchmark:
         return LCBenchBenchmark(task_id=task_id, **kwargs)
@@ -47,6 +56,7 @@ _FACTORIES: dict[str, Callable[..., Benchmark]] = {
     **{f"lcbench-{task}": _lcbench(task) for task in TASK_IDS},
     **{f"nb201-{dataset}": _nb201(dataset, "grammar") for dataset in NB201_DATASETS},
     **{f"nb201-{dataset}-flat": _nb201(dataset, "flat") for dataset in NB201_DATASETS},
+    **{f"fcnet-{dataset}": _fcnet(dataset) for dataset in FCNET_DATASETS},
     "mlp-digits": MLPDigitsBenchmark,
     "mlp-digits-subset": MLPDigitsSubsetBenchmark,
     "cnn-digits": CNNDigitsBenchmark,
@@ -56,7 +66,7 @@ _FACTORIES: dict[str, Callable[..., Benchmark]] = {
 
 def benchmark_names() -> list[str]:
     """All benchmark names, in a stable order: synthetic, LCBench tasks, NAS-Bench-201 (grammar,
-    then flat), real training."""
+    then flat), HPOLib FCNet, real training."""
     return list(_FACTORIES)
 
 
