@@ -6,7 +6,7 @@ import pytest
 
 import tunewise as tw
 from tunewise.optimizers import Optimizer, RandomSearch, make
-from tunewise.runtime.simulation import simulate
+from tunewise.runtime.simulation import simulate, simulate_study
 from tunewise.trial import History, Suggestion, TrialStatus
 
 SPACE = tw.Space(x=tw.Float(-5.0, 5.0), epochs=tw.Fidelity(1, 9))
@@ -106,3 +106,17 @@ def test_the_objective_sees_its_fidelity_in_config_as_real_workers_give_it() -> 
     assert seen and all(epochs == fidelity for epochs, fidelity, _ in seen)
     assert {fidelity for _, fidelity, _ in seen} == {1, 3, 9}  # hyperband's rungs, eta 3
     assert all(keys == {"x", "epochs"} for *_, keys in seen)
+
+
+def test_simulate_study_returns_the_recorded_trials_with_the_same_events() -> None:
+    study = simulate_study(
+        cost_by_epochs, SPACE, optimizer=make("random_search"), seed=3, fidelity_units=6
+    )
+    events = simulate(
+        cost_by_epochs, SPACE, optimizer=make("random_search"), seed=3, fidelity_units=6
+    )
+    assert study.events == events
+    assert [t.number for t in study.trials] == [e.number for e in events] == list(range(6))
+    for trial, event in zip(study.trials, events, strict=True):
+        assert trial.status is TrialStatus.SUCCEEDED and trial.objective == event.objective
+        assert trial.objective == pytest.approx((trial.config["x"] - 1.0) ** 2 + 1.0 / 9)

@@ -44,6 +44,15 @@ class Event:
     incumbent_value: float | None  # its value as given by ``incumbent_value`` (else observed)
 
 
+@dataclass(frozen=True)
+class SimulatedStudy:
+    """What :func:`simulate_study` returns: the events, and the study's trials as recorded (in
+    trial-number order), e.g. to hand a finished run to a transfer method as an old study."""
+
+    events: list[Event]
+    trials: tuple[Trial, ...]
+
+
 def simulate(
     evaluate: Evaluate,
     space: Space,
@@ -61,6 +70,30 @@ def simulate(
     full-fidelity objective); by default the incumbent's observed objective is reported.
     No new trial starts once the budget is allocated; trials already running finish.
     """
+    return simulate_study(
+        evaluate,
+        space,
+        optimizer=optimizer,
+        seed=seed,
+        fidelity_units=fidelity_units,
+        workers=workers,
+        incumbent_value=incumbent_value,
+        max_trials=max_trials,
+    ).events
+
+
+def simulate_study(
+    evaluate: Evaluate,
+    space: Space,
+    *,
+    optimizer: Optimizer,
+    seed: int,
+    fidelity_units: float,
+    workers: int = 1,
+    incumbent_value: Callable[[Mapping[str, Any]], float] | None = None,
+    max_trials: int = 100_000,
+) -> SimulatedStudy:
+    """:func:`simulate`, returning the recorded trials with the events."""
     if not fidelity_units > 0:
         raise ValueError(f"fidelity_units must be > 0, not {fidelity_units!r}")
     if workers < 1:
@@ -134,7 +167,9 @@ def simulate(
                     incumbent_value=tracker.value(best),
                 )
             )
-        return events
+        study.refresh()
+        trials = tuple(sorted(study.trials(), key=lambda t: t.number))
+        return SimulatedStudy(events=events, trials=trials)
 
 
 class _Incumbent:
