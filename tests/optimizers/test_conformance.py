@@ -222,7 +222,7 @@ FAILING_REGION = tw.Space(x=tw.Float(-5.0, 10.0), y=tw.Float(0.0, 15.0))
 
 @pytest.mark.parametrize(
     ("name", "n"),
-    [pytest.param("bayesian_optimization", 20, marks=pytest.mark.slow), ("bohb", 100)],
+    [pytest.param("bayesian_optimization", 20, marks=pytest.mark.slow), ("bohb", 100), ("tpe", 40)],
 )
 def test_model_based_optimizers_learn_to_avoid_a_failing_region(name: str, n: int) -> None:
     """Trials with x > 6 fail (27% of the range), and the objective, were it defined there, would

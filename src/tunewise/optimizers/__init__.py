@@ -15,11 +15,13 @@ from tunewise.optimizers.priorband import PriorBand
 from tunewise.optimizers.random_search import RandomSearch
 from tunewise.optimizers.registry import get, make, names, register
 from tunewise.optimizers.regularized_evolution import RegularizedEvolution
+from tunewise.optimizers.tpe import TPE
 from tunewise.trial import rng_for
 
 __all__ = [
     "ASHA",
     "BOHB",
+    "TPE",
     "AsyncHyperband",
     "BayesianOptimization",
     "Capabilities",
