@@ -19,6 +19,7 @@ from tunewise.cli.migrate import add_migrate_parser
 from tunewise.cli.plot import add_plot_parser
 from tunewise.cli.run import add_demo_parser, add_run_parser
 from tunewise.cli.status import add_status_parser
+from tunewise.cli.trials_io import add_export_parser, add_import_parser
 from tunewise.cli.worker import add_worker_parser
 
 EXIT_ERROR = 2
@@ -64,4 +65,6 @@ def parser() -> argparse.ArgumentParser:
     add_analyze_parser(commands)
     add_plot_parser(commands)
     add_dashboard_parser(commands)
+    add_export_parser(commands)
+    add_import_parser(commands)
     return top
