@@ -3,6 +3,7 @@
 import tunewise as tw
 space = tw.Space(lr=tw.Float(1e-5, 1e-1, log=True, prior=3e-4), epochs=tw.Fidelity(1, 27))
 result = tw.run(evaluate, space, root="runs/mlp", budget=tw.Budget(evaluations=50))
+result = tw.run(evaluate, new_space, root="runs/mlp-v2", transfer_from="runs/mlp")  # space changed
 
 study = tw.Study(root="runs/mine", space=space)  # or ask-and-tell, in your own loop
 trial = study.ask(); study.tell(trial, train(trial.config))
@@ -23,6 +24,7 @@ from tunewise.space import (
     Space,
     SpaceError,
 )
+from tunewise.transfer import OldStudy
 from tunewise.trial import History, Suggestion, Trial, TrialStatus
 
 __version__ = "0.1.0"
@@ -38,6 +40,7 @@ __all__ = [
     "Grammar",
     "History",
     "Integer",
+    "OldStudy",
     "Parameter",
     "Result",
     "Space",

@@ -17,6 +17,7 @@ from tunewise.runtime.budget import Budget
 from tunewise.runtime.early_stopping import RULES, EarlyStopping
 from tunewise.runtime.failures import DEFAULT_MAX_CONSECUTIVE_FAILURES
 from tunewise.runtime.loading import load_callable
+from tunewise.transfer.layer import METHODS as TRANSFER_METHODS
 
 
 def add_run_parser(commands: Commands) -> None:
@@ -24,6 +25,20 @@ def add_run_parser(commands: Commands) -> None:
     run.add_argument("function", metavar="MODULE:FUNCTION", help="evaluate(config, trial)")
     run.add_argument("--space", required=True, type=Path, help="the search space (YAML)")
     run.add_argument("--root", required=True, type=Path, help="folder for results and trials")
+    run.add_argument(
+        "--transfer-from",
+        action="append",
+        default=[],
+        metavar="OLD",
+        help="start from an earlier study after the space changed: its root, a store URL "
+        "(URL#STUDY picks one) or a trials file; repeatable",
+    )
+    run.add_argument(
+        "--transfer",
+        choices=list(TRANSFER_METHODS),
+        default="best_first+model",
+        help="how the old trials are used (default best_first+model)",
+    )
     _add_run_options(run)
     run.set_defaults(handler=run_command)
 
@@ -224,6 +239,8 @@ def run_command(args: argparse.Namespace) -> int:
         max_consecutive_failures=args.max_consecutive_failures,
         tensorboard=args.tensorboard,
         early_stopping=parse_early_stopping(args.early_stopping, args.early_stopping_option),
+        transfer_from=args.transfer_from or None,
+        transfer=args.transfer,
     )
     print_best(result)
     if result.counts["succeeded"] == 0:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +15,7 @@ from rich.table import Table
 from tunewise.cli.common import Commands, add_location, open_result
 from tunewise.runtime.liveness import worker_gone
 from tunewise.runtime.result import Result
+from tunewise.transfer.layer import describe
 from tunewise.trial import Trial, TrialStatus
 
 
@@ -55,10 +58,17 @@ def print_status(result: Result, *, failures: int = 10, console: Console | None 
     record = result.record
     spec = dict(record.optimizer)
     name = spec.pop("name", "?")
+    report: dict[str, Any] | None = None
+    if name == "transfer":  # the layer's stored old configurations are not options to show
+        report = spec.get("report") or {}
+        spec = dict(spec["base"])
+        name = f"{spec.pop('name', '?')} with transfer ({report.get('method', '?')})"
     options = ", ".join(f"{k}={v!r}" for k, v in spec.items())
-    console.print(f"optimizer: {name}; seed {record.seed}")
+    console.print(f"optimizer: {name}; seed {record.seed}", highlight=False)
     if options:
         console.print(f"optimizer options: {options}")
+    if report is not None:
+        print_transfer(report, trials, console=console)
 
     overview = Table(title=f"study {result.study!r}", show_header=True)
     for status in TrialStatus:
@@ -189,3 +199,18 @@ def _when(stamp: float | None) -> str | None:
     if stamp is None:
         return None
     return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def print_transfer(report: dict[str, Any], trials: list[Trial], *, console: Console) -> None:
+    """What the study's transfer carried over, and how many trials came from the old studies."""
+    for line in describe(report):
+        console.print(f"transfer: {line}", highlight=False, markup=False)
+    sources = Counter(str(t.info.get("sampled_from")) for t in trials)
+    made = {
+        "transfer_best": "the old incumbent",
+        "transfer_model": "from the old studies' model",
+        "transfer_top": "around the old top configurations",
+    }
+    parts = [f"{sources[key]} {what}" for key, what in made.items() if sources[key]]
+    if parts:
+        console.print(f"transfer: trials {', '.join(parts)}", highlight=False, markup=False)

@@ -32,5 +32,8 @@ class RandomSearch(Optimizer):
         suggestions = []
         for k in range(history.next_number, history.next_number + n):
             config = space.sample(rng_for(history.seed, k), use_priors=self.use_priors)
-            suggestions.append(Suggestion(config=config, slot=f"sample:{k}", fidelity=fidelity))
+            info = {"sampled_from": "prior" if self.use_priors else "random"}
+            suggestions.append(
+                Suggestion(config=config, slot=f"sample:{k}", fidelity=fidelity, info=info)
+            )
         return suggestions

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -72,6 +73,9 @@ class Snapshot:
 class Reporter:
     """Base reporter: shows nothing."""
 
+    def note(self, lines: Sequence[str]) -> None:
+        """Say something before the progress starts (what a transfer carried over, say)."""
+
     def start(self, total: int | None) -> None:
         pass
 
@@ -98,6 +102,10 @@ class RichReporter(Reporter):
         self._last = 0.0
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+
+    def note(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            self._console.print(f"[bold]tunewise[/bold] {escape(line)}", highlight=False)
 
     def start(self, total: int | None) -> None:
         self._progress = Progress(
@@ -148,6 +156,11 @@ class PlainReporter(Reporter):
         self._last_look = 0.0
         self._total: int | None = None
         self._best_number: int | None = None
+
+    def note(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            print(f"tunewise: {line}", file=self._stream)
+        self._stream.flush()
 
     def start(self, total: int | None) -> None:
         self._total = total

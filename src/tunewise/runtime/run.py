@@ -29,6 +29,7 @@ from tunewise.runtime.signals import stop_signals_raise
 from tunewise.runtime.stores import open_store
 from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
+from tunewise.storage import StudyNotFoundError, TrialStore
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -61,6 +62,8 @@ def run(
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     tensorboard: bool = False,
     early_stopping: str | EarlyStopping | None = None,
+    transfer_from: Any = None,
+    transfer: str = "best_first+model",
 ) -> Result:
     """Minimize ``evaluate(config, trial)`` over ``space`` until ``budget`` is spent.
 
@@ -90,6 +93,13 @@ def run(
     says so) once the trial is worse than the others at that step; an objective that then
     returns is recorded with ``info["stopped_early"]`` and counts only the fidelity it used (see
     :mod:`tunewise.runtime.early_stopping`).
+    ``transfer_from`` starts a new study from earlier ones after the space changed: a root, a
+    store URL (``...#study``), a trials file, a :class:`Result`, or a list of them. Their trials
+    are mapped onto ``space`` (shared parameters kept, removed ones dropped, new ones filled,
+    illegal values discarded) and ``transfer`` says how they are used: ``"best_first+model"``
+    (the default), ``"best_first"``, ``"model"``, ``"only_new"`` or ``"drop_unimportant"``
+    (:mod:`tunewise.transfer.layer`). What carried over is printed and shown by
+    ``tunewise status``.
     """
     check_not_preparing()
     check_not_bootstrapping()
@@ -160,6 +170,17 @@ def run(
 
     store = open_store(root=root_path, storage=storage)
     try:
+        notes: list[str] = []
+        if transfer_from is not None:
+            from tunewise.transfer.start import transfer_layer
+
+            chosen, notes = transfer_layer(
+                chosen,
+                space=space,
+                transfer_from=transfer_from,
+                method=transfer,
+                stored=_stored_optimizer(store, name),
+            )
         store.create_or_open_study(
             name,
             space=space,
@@ -172,6 +193,7 @@ def run(
         study_store = store.study(name)
         recover_gone_workers(study_store, max_retries=settings.max_retries)  # kill -9 before
         reporter = make_reporter(progress, fidelity_name=space.fidelity_name)
+        reporter.note(notes)
         reporter.start(budget.evaluations)
         try:
             job = WorkerJob(evaluate=evaluate, url=store.url, study=name, root=str(root_path))
@@ -224,3 +246,11 @@ def run(
     except BaseException:
         store.close()
         raise
+
+
+def _stored_optimizer(store: TrialStore, name: str) -> Mapping[str, Any] | None:
+    """The stored optimizer spec of study ``name``, or None when the study is new."""
+    try:
+        return store.open_study(name).optimizer
+    except StudyNotFoundError:
+        return None

@@ -298,6 +298,24 @@ class Space:
             columns[name] = arch.sample(rng, n, use_prior=use_priors)
         return [self._finish({name: col[i] for name, col in columns.items()}) for i in range(n)]
 
+    def complete(
+        self, values: Mapping[str, Any], rng: np.random.Generator, *, use_priors: bool = False
+    ) -> dict[str, Any]:
+        """A config that takes ``values`` for the parameters they name and samples the rest.
+
+        What a partial configuration (an old study's values mapped onto this space) needs to
+        become a full one: every searchable or architecture parameter not in ``values`` is drawn
+        (uniformly, or from its prior), then inactive ones are dropped as in :meth:`sample`.
+        The caller passes legal values; :meth:`validate_config` checks the result.
+        """
+        _check_rng(rng)
+        drawn: dict[str, Any] = {}
+        for name, param in [*self._searchable.items(), *self._architectures.items()]:
+            drawn[name] = (
+                values[name] if name in values else param.sample(rng, 1, use_prior=use_priors)[0]
+            )
+        return self._finish(drawn)
+
     def prior_config(self) -> dict[str, Any]:
         """The prior's mode: each prior value, else the middle of the (log-)range / first choice."""
         values = {name: param.default for name, param in self._searchable.items()}
