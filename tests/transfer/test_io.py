@@ -532,3 +532,12 @@ def test_an_imported_file_reads_back_as_a_transfer_source(study: tw.Result, tmp_
     export_trials(study, tmp_path / "old.jsonl")
     (old,) = load_sources(str(tmp_path / "old.jsonl"))
     assert old.space == SPACE and len(old.trials) == len(study.trial_list)
+
+
+def test_an_imported_trial_stopped_early_counts_the_steps_it_ran(tmp_path) -> None:
+    stopped = _record(fidelity=9, info={"stopped_early": True, "stopped_at": 3.0})
+    import_trials(_jsonl(tmp_path / "old.jsonl", stopped, _record(number=1)), root=tmp_path / "new")
+    result = tw.load(tmp_path / "new")
+    assert result.totals.fidelity_spent == pytest.approx(3 / 9 + 3 / 9)
+    assert result.trial_list[0].info["stopped_at"] == 3.0
+    result.close()
