@@ -541,3 +541,32 @@ def test_an_imported_trial_stopped_early_counts_the_steps_it_ran(tmp_path) -> No
     assert result.totals.fidelity_spent == pytest.approx(3 / 9 + 3 / 9)
     assert result.trial_list[0].info["stopped_at"] == 3.0
     result.close()
+
+
+def test_architectures_round_trip_as_their_derivation_strings(tmp_path) -> None:
+    ops = ["none", "skip", "conv3x3"]
+    grammar = tw.Grammar(
+        {"C": ["Cell E E E"], "E": ops}, "C", topologies={"Cell": 3}, primitives=ops
+    )
+    space = tw.Space(arch=tw.Architecture(grammar), lr=tw.Float(1e-3, 1e-1, log=True))
+    asked = tw.Study(root=tmp_path / "nas", space=space, optimizer="random_search", seed=0)
+    for value in (0.3, 0.2):
+        trial = asked.ask()
+        assert trial is not None
+        asked.tell(trial, value)
+    stored = asked.trials()
+    assert export_trials(asked, tmp_path / "nas.jsonl") == 2
+    assert export_trials(asked, tmp_path / "nas.csv") == 2
+    asked.close()
+    assert stored[0].config["arch"].startswith("Cell(")
+    line = json.loads((tmp_path / "nas.jsonl").read_text().splitlines()[1])
+    assert line["config"]["arch"] == stored[0].config["arch"]
+    for _, trials in (
+        read_trials(tmp_path / "nas.jsonl"),
+        read_trials(tmp_path / "nas.csv", space=space),
+    ):
+        assert [dict(t.config) for t in trials] == [dict(t.config) for t in stored]
+    bad = (tmp_path / "nas.csv").read_text().replace("Cell(", "Block(", 1)
+    (tmp_path / "bad.csv").write_text(bad)
+    with pytest.raises(TrialFileError, match=r"bad\.csv, line 2 \(trial 0\): parameter 'arch': "):
+        read_trials(tmp_path / "bad.csv", space=space)

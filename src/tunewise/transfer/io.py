@@ -360,7 +360,10 @@ def _read_csv(lines: TextIO, source: Path, space: Space) -> TrialsFile:
             continue
         where = f"{source}, line {line}"
         if len(row) != len(header):
-            raise TrialFileError(f"{where}: {len(row)} cells, but the header has {len(header)}")
+            raise TrialFileError(
+                f"{where}: {len(row)} cells, but the header has {len(header)} (a value with a "
+                'comma, such as an architecture, goes in double quotes: "Cell(a, b)")'
+            )
         fields = _csv_fields(dict(zip(header, row, strict=True)), space, where, position)
         trials.append(
             _checked_new(trial_from_fields(fields, space, where=where), seen, where, line)

@@ -45,6 +45,10 @@ class TrialFileError(ValueError):
     the line and what is wrong."""
 
 
+Fail = Callable[[str], TrialFileError]
+"""Makes the error of one record: ``fail("cost must be a number")``."""
+
+
 # -- writing -------------------------------------------------------------------------------------
 
 
@@ -188,10 +192,6 @@ def checked_fidelity(space: Space, value: Any) -> float | int | None:
     if problem is not None:
         raise SpaceError(f"parameter {name!r}: {problem}")
     return int(value) if fidelity.is_integer else float(value)
-
-
-Fail = Callable[[str], TrialFileError]
-"""Makes the error of one record: ``fail("cost must be a number")``."""
 
 
 def _count(value: Any, name: str, fail: Fail, *, required: bool = False) -> int | None:
