@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ def test_finds_the_optimum_region_clearly_better_than_random_search() -> None:
     random search's (measured 2.0 against 4.1 on seeds 0-9, 1.6 against 4.3 on seeds 10-19).
 
     Not on every function: on a 3-dimensional bowl or Branin TPE is level with random search at
-    60 evaluations (the KDE's bandwidths shrink around the incumbent; docs/fidelities.md)."""
+    60 evaluations (the KDE's bandwidths shrink around the incumbent; docs/tpe.md)."""
     best = {}
     for name in ("tpe", "random_search"):
         best[name] = [
@@ -330,3 +331,16 @@ def test_bad_options_are_named(options: dict, message: str) -> None:
 def test_unknown_option_is_named() -> None:
     with pytest.raises(ValueError, match="has no parameter"):
         optimizers.make({"name": "tpe", "n_startup_trials": 10})
+
+
+def test_the_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "tpe.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/tpe.md", "exec"), namespace)
+    result = namespace["result"]
+    assert isinstance(result, tw.Result) and result.counts["succeeded"] == 30
+    sources = [t.info["sampled_from"] for t in result.trial_list]
+    assert sources[:10] == ["random"] * 10 and "model" in sources[10:]
+    result.close()
