@@ -7,7 +7,19 @@ import sys
 
 from tunewise.cli import parser
 
-COMMANDS = ["run", "status", "worker", "demo", "migrate", "bench", "analyze", "plot", "dashboard"]
+COMMANDS = [
+    "run",
+    "status",
+    "worker",
+    "demo",
+    "migrate",
+    "bench",
+    "analyze",
+    "plot",
+    "dashboard",
+    "export",
+    "import",
+]
 
 
 def test_every_subcommand_is_there_in_order() -> None:
