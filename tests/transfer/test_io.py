@@ -570,3 +570,26 @@ def test_architectures_round_trip_as_their_derivation_strings(tmp_path) -> None:
     (tmp_path / "bad.csv").write_text(bad)
     with pytest.raises(TrialFileError, match=r"bad\.csv, line 2 \(trial 0\): parameter 'arch': "):
         read_trials(tmp_path / "bad.csv", space=space)
+
+
+def _blocks(kind: str) -> list[str]:
+    """The ```kind code blocks of docs/trials-format.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "trials-format.md").read_text()
+    return [part.split("```", 1)[0] for part in text.split(f"```{kind}\n")[1:]]
+
+
+def test_the_documented_examples_read_as_documented(tmp_path) -> None:
+    (jsonl,) = _blocks("json")
+    path = tmp_path / "v1.jsonl"
+    path.write_text(jsonl)
+    space, trials = read_trials(path)
+    assert [t.status for t in trials] == [TrialStatus.SUCCEEDED, TrialStatus.FAILED]
+    assert trials[0].learning_curve[-1] == (3.0, 0.0027) and trials[1].config["momentum"] == 0.72
+    exported, hand_made = _blocks("csv")
+    (tmp_path / "exported.csv").write_text(exported)
+    _, rows = read_trials(tmp_path / "exported.csv", space=space)
+    assert [dict(t.config) for t in rows] == [dict(t.config) for t in trials]
+    assert rows[0].info == trials[0].info and rows[1].error == "ValueError: too wide"
+    (tmp_path / "hand.csv").write_text(hand_made)
+    _, rows = read_trials(tmp_path / "hand.csv", space=space)
+    assert [(t.number, t.fidelity, t.objective) for t in rows] == [(0, 9, 0.25), (1, 3, 0.5)]
