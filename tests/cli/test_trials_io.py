@@ -51,7 +51,10 @@ def test_a_csv_export_imports_with_its_space_into_a_store_url(
     url = f"sqlite:///{tmp_path / 'store.db'}"
     capsys.readouterr()
     assert main(["import", str(out), url]) == EXIT_ERROR
-    assert "tunewise: error: " in capsys.readouterr().err  # a .txt has no known format
+    assert "cannot tell the format from the suffix '.txt'" in capsys.readouterr().err
+    argv = ["import", str(out), url, "--study", "as-text", "--space", str(space_file)]
+    assert main([*argv, "--format", "csv"]) == 0
+    assert "imported 8 trials into new study 'as-text'" in capsys.readouterr().out
 
     csv = tmp_path / "trials.csv"
     out.rename(csv)

@@ -55,6 +55,9 @@ def add_import_parser(commands: Commands) -> None:
         help="optimizer a new study is created for (default: auto, what tunewise run chooses)",
     )
     imports.add_argument("--seed", type=int, help="seed of a new study (default: random)")
+    imports.add_argument(
+        "--format", choices=["jsonl", "csv"], help="default: from the suffix of FILE"
+    )
     imports.set_defaults(handler=import_command)
 
 
@@ -83,6 +86,7 @@ def import_command(args: argparse.Namespace) -> int:
         source=args.source,
         optimizer=args.optimizer,
         seed=args.seed,
+        format=args.format,
     )
     made = "new study" if report.created else "study"
     print(

@@ -205,10 +205,11 @@ class TrialsFile:
 
 
 def read_trials(
-    path: str | os.PathLike[str], *, space: Space | None = None
+    path: str | os.PathLike[str], *, space: Space | None = None, format: str | None = None
 ) -> tuple[Space, list[Trial]]:
     """The space and the trials of a trials file, each trial validated against ``space`` (else
-    the space in the file's header; a CSV has none, so it needs ``space``).
+    the space in the file's header; a CSV has none, so it needs ``space``). ``format``
+    (``"jsonl"``, ``"csv"``) as in :func:`export_trials`: None takes it from the suffix.
 
     Raises:
         TrialFileError: (a ``ValueError``) naming the file, the line and the parameter or field
@@ -217,14 +218,16 @@ def read_trials(
             fidelity outside its range, an unknown status, a succeeded trial without a finite
             objective, a trial number seen twice.
     """
-    read = read_file(path, space=space)
+    read = read_file(path, space=space, format=format)
     return read.space, read.trials
 
 
-def read_file(path: str | os.PathLike[str], *, space: Space | None = None) -> TrialsFile:
+def read_file(
+    path: str | os.PathLike[str], *, space: Space | None = None, format: str | None = None
+) -> TrialsFile:
     """:func:`read_trials` with the header's study name and space too."""
     source = Path(path)
-    kind = _format(source, None)
+    kind = _format(source, format)
     try:
         with source.open(encoding="utf-8", newline="") as lines:
             if kind == "jsonl":
@@ -239,10 +242,12 @@ def read_file(path: str | os.PathLike[str], *, space: Space | None = None) -> Tr
         raise TrialFileError(f"{source}: not UTF-8 text ({error})") from None
 
 
-def read_header(path: str | os.PathLike[str]) -> tuple[str | None, Space | None]:
+def read_header(
+    path: str | os.PathLike[str], *, format: str | None = None
+) -> tuple[str | None, Space | None]:
     """The study name and space a trials file's header names ((None, None) for a CSV)."""
     source = Path(path)
-    if _format(source, None) != "jsonl":
+    if _format(source, format) != "jsonl":
         return None, None
     with source.open(encoding="utf-8") as lines:
         header, _ = _header(_numbered(lines, source), source)
@@ -426,14 +431,16 @@ def import_trials(
     source: str | None = None,
     optimizer: str | Mapping[str, Any] | Optimizer = "auto",
     seed: int | None = None,
+    format: str | None = None,
 ) -> ImportReport:
     """Record the finished trials of a trials file in a study of a store, once.
 
     The store is ``storage`` (a URL or SQLite path), else ``<root>/tunewise.db``; the study is
     ``study``, else the root's (as ``tw.run`` names it), else the file's study name (a CSV: the
-    file's stem). A study that does not exist is created with ``space`` (else the file's) and
-    the optimizer ``optimizer`` (``"auto"``: what ``tw.run`` would choose for the space), so
-    ``tw.run`` with the same settings continues it; ``seed`` as in ``tw.run``.
+    file's stem); ``format`` as in :func:`read_trials`. A study that does not exist is created
+    with ``space`` (else the file's) and the optimizer ``optimizer`` (``"auto"``: what
+    ``tw.run`` would choose for the space), so ``tw.run`` with the same settings continues it;
+    ``seed`` as in ``tw.run``.
 
     Every trial is validated against the study's space before anything is written, so a bad
     file imports nothing. Succeeded and failed trials are recorded (config, fidelity, objective,
@@ -449,13 +456,13 @@ def import_trials(
             source and number was imported before with another configuration or result (another
             study of the same name: give ``source``).
     """
-    file_study, file_space = read_header(path)
+    file_study, file_space = read_header(path, format=format)
     source = source or file_study or Path(path).stem
     root_path = Path(root).expanduser().resolve() if root is not None else None
     name = study or (default_study_name(root_path) if root_path is not None else source)
     if root_path is not None and storage is None and not (root_path / DB_FILENAME).exists():
         # no study there yet: check the file before a folder or store is made for it
-        read_file(path, space=space if space is not None else file_space)
+        read_file(path, space=space if space is not None else file_space, format=format)
     if root_path is not None and storage is None:
         root_path.mkdir(parents=True, exist_ok=True)
     with open_store(root=root_path, storage=storage) as store:
@@ -466,7 +473,7 @@ def import_trials(
                 + "; ".join(existing.diff(space))
             )
         target = existing if existing is not None else space if space is not None else file_space
-        read = read_file(path, space=target)  # every trial checked before anything is written
+        read = read_file(path, space=target, format=format)  # all checked before any write
         if existing is None:
             _create(store, name, space=read.space, optimizer=optimizer, seed=seed)
         handle = store.study(name)
@@ -506,31 +513,11 @@ def _create(
 def _record(
     handle: StudyHandle, trials: list[Trial], *, path: Path, source: str, created: bool
 ) -> ImportReport:
-    """Claim and finish each finished trial not imported before, after checking those that
-    were imported before are the same."""
-    handle.refresh()
-    present = {t.slot: t for t in handle.trials() if t.slot is not None}
-    numbers: dict[int, int] = {}  # file number -> study number
-    todo: list[Trial] = []
-    unfinished = 0
-    for trial in trials:
-        if not trial.finished:
-            unfinished += 1
-            continue
-        there = present.get(_slot(source, trial.number))
-        if there is None:
-            todo.append(trial)
-            continue
-        if _result(there) != _result(trial):
-            raise StudyMismatchError(
-                f"{path}: trial {trial.number} of {source!r} was imported into study "
-                f"{handle.name!r} before (as trial {there.number}) with another configuration "
-                "or result; if this file is another study of the same name, import it with "
-                "source=NAME (tunewise import --source NAME)"
-            )
-        numbers[trial.number] = there.number
+    """Claim and finish each finished trial not imported before (see :func:`_plan`)."""
+    todo, numbers, unfinished = _plan(handle, trials, path=path, source=source)
     worker = worker_name()
     fidelities = {t.number: t.fidelity for t in trials}
+    imported = 0
     for trial in todo:
         previous = numbers.get(trial.previous_trial) if trial.previous_trial is not None else None
         claim = handle.claim(
@@ -566,7 +553,7 @@ def _record(
             else fidelity_units(handle.space, stopped, before),
         )
         numbers[trial.number] = recorded.number
-    imported = sum(1 for t in todo if t.number in numbers)
+        imported += 1
     return ImportReport(
         study=handle.name,
         imported=imported,
@@ -574,6 +561,35 @@ def _record(
         skipped_unfinished=unfinished,
         created=created,
     )
+
+
+def _plan(
+    handle: StudyHandle, trials: list[Trial], *, path: Path, source: str
+) -> tuple[list[Trial], dict[int, int], int]:
+    """The finished trials not imported yet, the file -> study numbers of those imported
+    before (each checked to be the same trial), and how many trials have not finished."""
+    handle.refresh()
+    present = {t.slot: t for t in handle.trials() if t.slot is not None}
+    todo: list[Trial] = []
+    numbers: dict[int, int] = {}
+    unfinished = 0
+    for trial in trials:
+        if not trial.finished:
+            unfinished += 1
+            continue
+        there = present.get(_slot(source, trial.number))
+        if there is None:
+            todo.append(trial)
+            continue
+        if _result(there) != _result(trial):
+            raise StudyMismatchError(
+                f"{path}: trial {trial.number} of {source!r} was imported into study "
+                f"{handle.name!r} before (as trial {there.number}) with another configuration "
+                "or result; if this file is another study of the same name, import it with "
+                "source=NAME (tunewise import --source NAME)"
+            )
+        numbers[trial.number] = there.number
+    return todo, numbers, unfinished
 
 
 def _slot(source: str, number: int) -> str:
