@@ -63,6 +63,8 @@ def test_a_csv_export_imports_with_its_space_into_a_store_url(
     argv = ["import", str(csv), url, "--study", "seeded", "--space", str(space_file)]
     assert main([*argv, "--optimizer", "random_search", "--seed", "4"]) == 0
     assert "imported 8 trials into new study 'seeded'" in capsys.readouterr().out
+    assert main(["import", str(csv), url, "--study", "seeded"]) == 0  # its space now
+    assert "imported 0 trials into study 'seeded' (8 there already" in capsys.readouterr().out
     result = tw.load(storage=url, study="seeded")
     assert result.record.seed == 4 and result.record.optimizer["name"] == "random_search"
     assert all(t.info["imported_from"]["study"] == "trials" for t in result.trial_list)
