@@ -170,17 +170,15 @@ def run(
 
     store = open_store(root=root_path, storage=storage)
     try:
-        notes: list[str] = []
-        if transfer_from is not None:
-            from tunewise.transfer.start import transfer_layer
+        from tunewise.transfer.start import transfer_layer
 
-            chosen, notes = transfer_layer(
-                chosen,
-                space=space,
-                transfer_from=transfer_from,
-                method=transfer,
-                stored=_stored_optimizer(store, name),
-            )
+        chosen, notes = transfer_layer(
+            chosen,
+            space=space,
+            transfer_from=transfer_from,
+            method=transfer,
+            stored=_stored_optimizer(store, name),
+        )
         store.create_or_open_study(
             name,
             space=space,

@@ -27,14 +27,18 @@ def transfer_layer(
     ``stored`` is the study's stored optimizer spec when the study exists: a study that already
     transfers with the same base optimizer and method resumes with its stored layer (the old
     studies are not read again, so an old study that grew since does not make the resume a
-    mismatch). Anything else maps ``transfer_from`` afresh.
+    mismatch; resuming without ``transfer_from`` keeps the stored layer too). Anything else maps
+    ``transfer_from`` afresh; without ``transfer_from`` and a stored layer, ``base`` is returned.
     """
     if method not in METHODS:
         raise ValueError(f"transfer must be one of {', '.join(METHODS)}, not {method!r}")
+    transfers = stored is not None and stored.get("name") == "transfer"
+    if transfer_from is None and not transfers:
+        return base, []
     if (
         stored is not None
-        and stored.get("name") == "transfer"
-        and stored.get("method") == method
+        and transfers
+        and (transfer_from is None or stored.get("method") == method)
         and make(stored["base"]) == base
     ):
         layer = make(stored)
