@@ -161,11 +161,14 @@ class FCNetBenchmark(Benchmark):
             if name not in config:
                 raise ValueError(f"benchmark {self.name!r}: config lacks {name!r}")
             value = config[name]
-            matches = [
-                i
-                for i, choice in enumerate(choices)
-                if (value == choice if isinstance(choice, str) else _close(value, choice))
-            ]
+            exact = _INDEX[name].get(_key(value))
+            matches = (
+                [exact]
+                if exact is not None
+                else [
+                    i for i, c in enumerate(choices) if not isinstance(c, str) and _close(value, c)
+                ]
+            )
             if not matches:
                 raise ValueError(
                     f"benchmark {self.name!r}: {name}={value!r} is not one of "
@@ -211,6 +214,19 @@ class FCNetBenchmark(Benchmark):
         losses = self.table.loss[row]
         pick = int(np.random.default_rng([seed, _row_index(row)]).integers(len(losses)))
         return Evaluation(losses[pick], self.table.train_time[row][pick])
+
+
+def _key(value: Any) -> tuple[str, Any]:
+    """A lookup key that keeps ``True`` apart from ``1`` and ``"1"`` apart from ``1``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return (type(value).__name__, value)
+    return ("number", float(value))
+
+
+_INDEX: dict[str, dict[tuple[str, Any], int]] = {
+    name: {_key(choice): i for i, choice in enumerate(choices)}
+    for name, choices in PARAMETERS.items()
+}
 
 
 def _close(value: Any, choice: float | int) -> bool:
