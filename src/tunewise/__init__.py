@@ -24,7 +24,8 @@ from tunewise.space import (
     Space,
     SpaceError,
 )
-from tunewise.transfer import OldStudy
+from tunewise.transfer import OldStudy, priors_from
+from tunewise.transfer.io import export_trials, import_trials
 from tunewise.trial import History, Suggestion, Trial, TrialStatus
 
 __version__ = "0.1.0"
@@ -52,8 +53,11 @@ __all__ = [
     "TrialFailed",
     "TrialStatus",
     "__version__",
+    "export_trials",
+    "import_trials",
     "load",
     "nas",
     "plot",
+    "priors_from",
     "run",
 ]

@@ -53,6 +53,8 @@ class Optimizer(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
+    listed: ClassVar[bool] = True
+    """False for a registered layer that is rebuilt from a stored spec but not named by users."""
 
     @abc.abstractmethod
     def ask(self, history: History, n: int = 1) -> list[Suggestion]:

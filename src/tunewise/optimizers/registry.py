@@ -22,7 +22,8 @@ def register(cls: OptimizerType) -> OptimizerType:
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    """The optimizers a user can name (layers such as the transfer layer are built, not named)."""
+    return sorted(name for name, cls in _REGISTRY.items() if cls.listed)
 
 
 def get(name: str) -> type[Optimizer]:

@@ -77,6 +77,8 @@ class Study:
     what an asked trial reports, as in ``tw.run``: ``trial.report`` returns True once it should
     stop, and a trial told after that is recorded as stopped early. It is stored with the study
     (replacing the stored one), so workers attached later apply it too.
+    ``transfer_from`` and ``transfer`` start a new study from earlier ones, as in ``tw.run``;
+    what carried over is in ``study.transfer_notes`` (and the ``tunewise`` logger).
     """
 
     def __init__(
@@ -93,6 +95,8 @@ class Study:
         heartbeat_interval: float = 10.0,
         stale_after: float = 60.0,
         early_stopping: str | EarlyStopping | None = None,
+        transfer_from: Any = None,
+        transfer: str = "best_first+model",
     ) -> None:
         if space is not None and not isinstance(space, Space):
             raise TypeError(f"space must be a tunewise.Space, not {type(space).__name__}")
@@ -125,7 +129,7 @@ class Study:
         self._store = open_store(root=self.root if root is not None else None, storage=storage)
         try:
             self._handle, chosen = self._create_or_open(
-                name, space, optimizer, seed, budget, settings
+                name, space, optimizer, seed, budget, settings, (transfer_from, transfer)
             )
         except BaseException:
             self._store.close()
@@ -161,6 +165,7 @@ class Study:
         seed: int | None,
         budget: Budget | None,
         settings: Settings,
+        transfer: tuple[Any, str],
     ) -> tuple[StudyHandle, Optimizer]:
         """Store the study as ``tw.run`` does (or check it against the stored one)."""
         existing = self._store.open_study(name) if name in self._store.study_names() else None
@@ -177,6 +182,17 @@ class Study:
         else:
             chosen = choose_optimizer(space)
         chosen.check_space(space)
+        if chosen.name != "transfer":  # auto on a stored transfer study: that layer already
+            from tunewise.transfer.start import transfer_layer
+
+            self.transfer_notes: list[str]
+            chosen, self.transfer_notes = transfer_layer(
+                chosen,
+                space=space,
+                transfer_from=transfer[0],
+                method=transfer[1],
+                stored=existing.optimizer if existing is not None else None,
+            )
         if existing is not None:
             stored = Settings.from_stored(existing.settings)  # keeps tw.run's objective path
             settings = dataclasses.replace(

@@ -201,6 +201,7 @@ class Transfer(Optimizer):
     """The transfer layer over the optimizer ``base`` (a stored spec); see the module."""
 
     name = "transfer"
+    listed = False  # built by prepare() from old studies; rebuilt from the stored spec
 
     def __init__(
         self,
