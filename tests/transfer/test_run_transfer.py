@@ -160,3 +160,14 @@ def test_the_command_line_takes_transfer_from(
     assert "fixed at the old incumbent: lr=" in capsys.readouterr().err
     result = tw.load(tmp_path / "v2")
     assert len({t.config["lr"] for t in result.trial_list}) == 1  # fixed at the old best
+
+
+def test_ask_and_tell_studies_transfer_too(old_root: Path, tmp_path: Path) -> None:
+    with tw.Study(root=tmp_path / "v2", space=NEW, seed=4, transfer_from=old_root) as study:
+        assert any(line.startswith("shared: lr, w, opt") for line in study.transfer_notes)
+        trial = study.ask()
+        study.tell(trial, bowl(dict(trial.config), trial))
+    with tw.Study(root=tmp_path / "v2") as again:  # reopened: the stored layer, no old study
+        again.tell(trial := again.ask(), bowl(dict(trial.config), trial))
+    sources = [t.info["sampled_from"] for t in tw.load(tmp_path / "v2").trial_list]
+    assert sources[0] == "transfer_best" and sources[1] in {"transfer_model", "random"}
