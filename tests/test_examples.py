@@ -111,3 +111,15 @@ def test_freeze_thaw_script_pauses_and_thaws_networks_one_epoch_at_a_time(tmp_pa
     assert result.totals.fidelity_spent == pytest.approx(1.0)  # 27 one-epoch steps of 27
     continued = [t for t in trials if t.previous_trial is not None]
     assert continued and all(t.learning_curve[0][0] == t.fidelity for t in continued)
+
+
+def test_transfer_script_tunes_v2_from_the_v1_study(tmp_path) -> None:
+    arguments = ["--v1-trials", "8", "--v2-trials", "4"]
+    stdout = _run_script("transfer", arguments, tmp_path, timeout=180)
+    assert "best validation error after each v2 evaluation" in stdout
+    v2 = tw.load(tmp_path / "runs" / "transfer-v2")
+    first = v2.trial_list[0]
+    assert first.info["sampled_from"] == "transfer_best" and first.config["batch_size"] == 64
+    v1_best = tw.load(tmp_path / "runs" / "transfer-v1").best
+    assert v1_best is not None and first.config["lr"] == v1_best.config["lr"]
+    assert tw.load(tmp_path / "runs" / "transfer-scratch").record.optimizer["name"] != "transfer"

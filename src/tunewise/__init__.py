@@ -9,7 +9,7 @@ study = tw.Study(root="runs/mine", space=space)  # or ask-and-tell, in your own 
 trial = study.ask(); study.tell(trial, train(trial.config))
 """
 
-from tunewise import nas, plot
+from tunewise import nas, plot, transfer
 from tunewise.nas import Grammar
 from tunewise.runtime import Budget, EarlyStopping, Result, TrialContext, TrialFailed, load, run
 from tunewise.runtime.ask_tell import Study
@@ -60,4 +60,5 @@ __all__ = [
     "plot",
     "priors_from",
     "run",
+    "transfer",
 ]
