@@ -1,7 +1,10 @@
 """Priors learned from old studies: centred on the mapped incumbent, as wide as the top-k disagree.
 
 The old studies' configurations are projected onto the new space by
-:func:`tunewise.transfer.mapping.map_trials`, one study at a time, and ranked best first. For every
+:func:`tunewise.transfer.mapping.map_trials`, one study at a time, and ranked best first. A study
+with a fidelity contributes the configurations evaluated at the highest fidelity it reached (only
+objectives at one fidelity compare; all of them if none of those maps). Its top-k are the best of
+those: by default a tenth, at least 3 and at most 10 (:func:`default_top_k`). For every
 searchable parameter the new space shares with an old study (:attr:`Mapped.shared`):
 
 - **value**: with one study, the mapped incumbent's value (``ranked[0]``, or the best-ranked
@@ -35,7 +38,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -43,9 +46,8 @@ from tunewise.space import Categorical, Float, Integer, Parameter, Space
 from tunewise.space.parameters import scalar_key
 from tunewise.space.priors import CATEGORICAL_WEIGHT, CONFIDENCES, NUMERIC_SD, truncnorm_logpdf
 from tunewise.transfer.mapping import Mapped, map_trials
-
-if TYPE_CHECKING:
-    from tunewise.transfer.sources import OldStudy
+from tunewise.transfer.sources import OldStudy
+from tunewise.trial import TrialStatus
 
 __all__ = ["LearnedPrior", "LearnedPriors", "default_top_k", "learn_priors", "priors_from"]
 
@@ -80,7 +82,11 @@ class LearnedPrior:
         else:
             how = f"{self.share:.0%} of the top-k agree"
         given = "" if self.confidence == self.learned_confidence else " (given)"
-        names = ", ".join(repr(s) for s in self.sources)
+        names = (
+            ", ".join(repr(s) for s in self.sources)
+            if len(self.sources) <= 3
+            else f"{len(self.sources)} studies"
+        )
         return (
             f"{self.name} = {self.value!r} ({self.confidence}{given}; {how} over {self.points} "
             f"top configuration(s) of {names})"
@@ -156,7 +162,7 @@ def learn_priors(
     for index, source in enumerate(sources):
         label = _unique_label(source.label or f"study {index}", mapped, skipped)
         try:
-            mapped[label] = map_trials(space, [source])
+            mapped[label] = _map_top(space, source)
         except ValueError as error:
             skipped[label] = str(error)
     if not mapped:
@@ -181,6 +187,28 @@ def learn_priors(
         top_k=top_k,
         skipped=skipped,
     )
+
+
+def _map_top(space: Space, source: OldStudy) -> Mapped:
+    """``source``'s configurations at the highest fidelity it reached, mapped onto ``space``;
+    all of them when none of those maps (``ValueError`` from the mapping when nothing does).
+
+    Only objectives at one fidelity compare: a Hyperband study evaluates some random
+    configurations directly at the maximum fidelity, and the mapping ranks every configuration
+    that got there above those that did not, so a top-k over all fidelities would hold those
+    random ones and miss the best of the rung below."""
+    succeeded = [
+        t for t in source.trials if t.status is TrialStatus.SUCCEEDED and t.objective is not None
+    ]
+    fidelities = [t.fidelity for t in succeeded if t.fidelity is not None]
+    if fidelities:
+        top = max(fidelities)
+        at_top = tuple(t for t in succeeded if t.fidelity == top)
+        try:
+            return map_trials(space, [replace(source, trials=at_top)])
+        except ValueError:
+            pass
+    return map_trials(space, [source])
 
 
 def _unique_label(label: str, *taken: Mapping[str, Any]) -> str:
