@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -238,3 +239,32 @@ def test_priorband_with_learned_priors_reaches_the_optimum_sooner() -> None:
     guided = [_budget_to_reach(learned, s, target=0.02, budget=10) for s in range(5)]
     speedup = float(np.exp(np.mean(np.log(plain)) - np.mean(np.log(guided))))
     assert speedup > 1.5, (plain, guided)
+
+
+def _at(
+    configs: Sequence[Mapping[str, Any]], objectives: Sequence[float], fidelity: int
+) -> list[Trial]:
+    return [
+        Trial(
+            number=0, config=dict(c), status=TrialStatus.SUCCEEDED, fidelity=fidelity, objective=y
+        )
+        for c, y in zip(configs, objectives, strict=True)
+    ]
+
+
+def test_the_top_k_of_a_multi_fidelity_study_come_from_its_highest_fidelity() -> None:
+    """Lower-fidelity results (here better-looking, as they are not comparable) are left out."""
+    space = tw.Space(x=tw.Float(0.0, 1.0), epochs=tw.Fidelity(1, 27))
+    top = _at([{"x": 0.8}, {"x": 0.81}, {"x": 0.79}], [0.3, 0.31, 0.32], 27)
+    rng = np.random.default_rng(0)
+    low = _at([{"x": float(v)} for v in rng.uniform(size=30)], [0.01 * i for i in range(30)], 1)
+    trials = tuple(replace(t, number=i) for i, t in enumerate([*low, *top]))
+    learned = learn_priors([OldStudy(space=space, trials=trials, label="hb")], space)
+    assert learned.priors["x"].value == 0.8
+    assert learned.priors["x"].points == 3
+    assert learned.priors["x"].confidence == "high"
+    # none of the full-fidelity values is legal in a narrowed space: the lower fidelity is used
+    narrowed = tw.Space(x=tw.Float(0.0, 0.5), epochs=tw.Fidelity(1, 27))
+    fallback = learn_priors([OldStudy(space=space, trials=trials, label="hb")], narrowed)
+    best_low = min((t for t in low if t.config["x"] <= 0.5), key=lambda t: t.objective or 0.0)
+    assert fallback.priors["x"].value == best_low.config["x"]
