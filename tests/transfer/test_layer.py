@@ -185,7 +185,8 @@ def test_every_method_reaches_a_good_loss_sooner_than_the_base_alone(base: str) 
     best of the first 8 evaluations (median of 3 seeds) is lower with every method."""
     reached: dict[str, float] = {}
     source = old_study(80)
-    for method in (None, "best_first", "model", "best_first+model", "only_new"):
+    methods = (None, "best_first", "model", "best_first+model", "only_new", "drop_unimportant")
+    for method in methods:
         optimizer = (
             make(base)
             if method is None
