@@ -84,7 +84,7 @@ def _load(item: Any) -> OldStudy:
 
 
 def _load_file(path: Path) -> OldStudy:
-    from tunewise.transfer.io import read_trials
+    from tunewise.transfer.files import read_trials
 
     if not path.is_file():
         raise ValueError(f"transfer_from: no trials file {str(path)!r}")
