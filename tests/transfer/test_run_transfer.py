@@ -171,3 +171,20 @@ def test_ask_and_tell_studies_transfer_too(old_root: Path, tmp_path: Path) -> No
         again.tell(trial := again.ask(), bowl(dict(trial.config), trial))
     sources = [t.info["sampled_from"] for t in tw.load(tmp_path / "v2").trial_list]
     assert sources[0] == "transfer_best" and sources[1] in {"transfer_model", "random"}
+
+
+def test_the_dashboard_shows_the_base_optimizer_and_what_carried_over(
+    old_root: Path, tmp_path: Path
+) -> None:
+    from tunewise.dashboard.data import StoreView
+
+    root = tmp_path / "v2"
+    tw.run(bowl, NEW, root=root, optimizer="tpe", budget=2, progress=False, transfer_from=old_root)
+    study = StoreView(root).study("v2")
+    assert study is not None
+    summary = study.summary()
+    assert summary["optimizer"] == "tpe" and "ranked" not in summary["optimizer_spec"]
+    assert summary["optimizer_spec"]["name"] == "tpe"
+    assert any(line.startswith("shared: lr, w, opt") for line in summary["transfer"])
+    plain = StoreView(old_root).study("v1")
+    assert plain is not None and plain.summary().get("transfer") is None

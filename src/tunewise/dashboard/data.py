@@ -39,6 +39,7 @@ from tunewise.runtime.paths import trial_directory
 from tunewise.runtime.stores import open_store
 from tunewise.storage import StudyReader, TrialStore
 from tunewise.storage.urls import DB_FILENAME, safe_url
+from tunewise.transfer.layer import describe
 from tunewise.trial import Trial, TrialStatus, incumbent
 
 if TYPE_CHECKING:
@@ -197,6 +198,7 @@ class StudyView:
 
     def _summary(self, trials: list[Trial]) -> dict[str, Any]:
         record = self._handle.record
+        optimizer, spec, transfer = _optimizer_view(record.optimizer)
         counts = {s.value: 0 for s in TrialStatus}
         for t in trials:
             counts[t.status.value] += 1
@@ -205,8 +207,9 @@ class StudyView:
         return clean_dict(
             {
                 "name": record.name,
-                "optimizer": record.optimizer.get("name"),
-                "optimizer_spec": dict(record.optimizer),
+                "optimizer": optimizer,
+                "optimizer_spec": spec,
+                "transfer": transfer,
                 "seed": record.seed,
                 "counts": counts,
                 "trials": len(trials),
@@ -505,3 +508,13 @@ class StoreView:
 
     def close(self) -> None:
         self._store.close()
+
+
+def _optimizer_view(spec: Mapping[str, Any]) -> tuple[Any, dict[str, Any], list[str] | None]:
+    """The optimizer's name and spec to show, and a transfer layer's report lines (its stored
+    old configurations are data, not options to list)."""
+    if spec.get("name") != "transfer":
+        return spec.get("name"), dict(spec), None
+    report = spec.get("report") or {}
+    base = dict(spec.get("base") or {})
+    return base.get("name"), base, describe(report)

@@ -190,6 +190,7 @@ function renderSummary(summary) {
   study.summary = summary;
   const items = [
     ["optimizer", optimizerText(summary)],
+    ...(summary.transfer ? [["transfer", summary.transfer.join("; ")]] : []),
     ["seed", summary.seed],
     ["trials", countsText(summary.counts) || "none yet"],
     ["budget", budgetText(summary.budget)],
