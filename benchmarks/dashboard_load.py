@@ -35,8 +35,8 @@ import numpy as np
 
 import tunewise as tw
 from tunewise.dashboard.app import create_app
-from tunewise.runtime.stores import open_store
 from tunewise.storage import Limits, StudyHandle
+from tunewise.storage.locations import open_store
 from tunewise.trial import Suggestion, TrialStatus
 
 SPACE = tw.Space(

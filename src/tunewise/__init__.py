@@ -13,6 +13,7 @@ from tunewise import nas, plot, transfer
 from tunewise.nas import Grammar
 from tunewise.runtime import Budget, EarlyStopping, Result, TrialContext, TrialFailed, load, run
 from tunewise.runtime.ask_tell import Study
+from tunewise.runtime.trials_io import export_trials, import_trials
 from tunewise.space import (
     Architecture,
     Categorical,
@@ -25,7 +26,6 @@ from tunewise.space import (
     SpaceError,
 )
 from tunewise.transfer import OldStudy, priors_from
-from tunewise.transfer.io import export_trials, import_trials
 from tunewise.trial import History, Suggestion, Trial, TrialStatus
 
 __version__ = "0.1.0"

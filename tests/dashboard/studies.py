@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import tunewise as tw
-from tunewise.runtime.stores import open_store
 from tunewise.storage import Limits, StudyHandle
+from tunewise.storage.locations import open_store
 from tunewise.trial import Suggestion, Trial, TrialStatus
 
 SPACE = tw.Space(

@@ -23,8 +23,8 @@ from tests.dashboard import studies
 from tests.requirements import unavailable
 from tunewise.analysis.study import incumbent_trace
 from tunewise.dashboard.app import create_app
-from tunewise.runtime.stores import open_study
 from tunewise.storage import StudyHandle
+from tunewise.storage.locations import open_study
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import tunewise as tw
 from tests.runtime import objectives
 from tunewise.optimizers import make
 from tunewise.runtime.attach import attach, attached
-from tunewise.runtime.stores import open_store, open_study
 from tunewise.runtime.worker import Settings
+from tunewise.storage.locations import open_store, open_study
 
 SPACE = tw.Space(x=tw.Float(-5.0, 5.0))
 

@@ -14,8 +14,8 @@ from tests.runtime import stopping_objectives as objectives
 from tunewise.optimizers.stopping_rules import median_rule, prepare
 from tunewise.runtime.attach import attach
 from tunewise.runtime.early_stopping import EarlyStopping, early_stopping_from
-from tunewise.runtime.stores import open_study
 from tunewise.storage import Totals
+from tunewise.storage.locations import open_study
 from tunewise.trial import Trial, TrialStatus, fidelity_units
 
 SPACE = tw.Space(x=tw.Float(0.0, 1.0))

@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 import tunewise as tw
 from tunewise.cli import main
 from tunewise.dashboard.app import create_app
-from tunewise.runtime.stores import open_store
 from tunewise.storage import Limits
+from tunewise.storage.locations import open_store
 from tunewise.trial import Suggestion, TrialStatus
 
 EPOCHS = 50

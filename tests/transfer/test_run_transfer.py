@@ -9,8 +9,8 @@ import pytest
 import tunewise as tw
 from tests.transfer.objectives import bowl
 from tunewise.cli import main
-from tunewise.runtime.stores import open_store
-from tunewise.transfer.io import export_trials
+from tunewise.runtime.trials_io import export_trials
+from tunewise.storage.locations import open_store
 
 OLD = tw.Space(
     lr=tw.Float(1e-4, 1e-1, log=True),

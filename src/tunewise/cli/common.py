@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.runtime.result import Result
-from tunewise.runtime.stores import split_location
+from tunewise.storage.locations import split_location
 from tunewise.trial import Trial
 
 Commands = Any

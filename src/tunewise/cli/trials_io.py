@@ -7,9 +7,9 @@ import argparse
 from pathlib import Path
 
 from tunewise.cli.common import Commands, add_location, open_result
-from tunewise.runtime.stores import split_location
+from tunewise.runtime.trials_io import export_trials, import_trials
 from tunewise.space import Space
-from tunewise.transfer.io import export_trials, import_trials
+from tunewise.storage.locations import split_location
 
 
 def add_export_parser(commands: Commands) -> None:

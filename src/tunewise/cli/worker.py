@@ -13,8 +13,8 @@ from tunewise.runtime.devices import check_devices, device_environment
 from tunewise.runtime.liveness import recover_gone_workers
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.signals import stop_signals_raise
-from tunewise.runtime.stores import open_study
 from tunewise.runtime.worker import Settings
+from tunewise.storage.locations import open_study
 
 
 def add_worker_parser(commands: Commands) -> None:

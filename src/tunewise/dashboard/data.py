@@ -36,8 +36,8 @@ from tunewise.analysis.study import (
     study_start,
 )
 from tunewise.runtime.paths import trial_directory
-from tunewise.runtime.stores import open_store
 from tunewise.storage import StudyReader, TrialStore
+from tunewise.storage.locations import open_store
 from tunewise.storage.urls import DB_FILENAME, safe_url
 from tunewise.transfer.layer import describe
 from tunewise.trial import Trial, TrialStatus, incumbent

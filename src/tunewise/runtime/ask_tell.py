@@ -30,10 +30,10 @@ from tunewise.runtime.heartbeat import Heartbeat
 from tunewise.runtime.paths import default_study_name, trial_directory
 from tunewise.runtime.result import Result
 from tunewise.runtime.signals import signals_deferred, stop_signals_raise
-from tunewise.runtime.stores import open_store, open_study
 from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
 from tunewise.storage import StudyHandle, StudyMismatchError, StudyNotFoundError, worker_name
+from tunewise.storage.locations import open_store, open_study
 from tunewise.trial import Trial, TrialStatus
 
 _MISSING: Any = object()

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 
 from tunewise.optimizers import make as make_optimizer
 from tunewise.runtime.context import Evaluate
-from tunewise.runtime.stores import open_study
 from tunewise.runtime.worker import Settings, Worker
 from tunewise.storage import StudyHandle
+from tunewise.storage.locations import open_study
 from tunewise.trial import Trial
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tunewise.storage.locations import default_study_name
 
-def default_study_name(root: str | os.PathLike[str]) -> str:
-    """A study is named after its root folder unless the user names it."""
-    return Path(root).expanduser().resolve().name or "study"
+__all__ = ["default_study_name", "study_directory", "trial_directory"]
 
 
 def study_directory(root: str | os.PathLike[str], study: str) -> Path:

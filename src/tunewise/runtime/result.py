@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise.runtime.paths import trial_directory
-from tunewise.runtime.stores import open_study, split_location
 from tunewise.space import Space
 from tunewise.storage import StudyHandle, StudyRecord, Totals
+from tunewise.storage.locations import open_study, split_location
 from tunewise.trial import Trial, TrialStatus, incumbent
 
 if TYPE_CHECKING:

@@ -26,10 +26,10 @@ from tunewise.runtime.paths import default_study_name
 from tunewise.runtime.progress import make_reporter
 from tunewise.runtime.result import Result
 from tunewise.runtime.signals import stop_signals_raise
-from tunewise.runtime.stores import open_store
 from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
 from tunewise.storage import StudyNotFoundError, TrialStore
+from tunewise.storage.locations import open_store
 
 if TYPE_CHECKING:
     from distributed import Client

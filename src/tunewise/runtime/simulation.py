@@ -21,10 +21,10 @@ from typing import Any
 from tunewise.optimizers import Optimizer
 from tunewise.runtime.context import Evaluate
 from tunewise.runtime.outcome import Outcome
-from tunewise.runtime.stores import open_store
 from tunewise.runtime.worker import Settings, Worker
 from tunewise.space import Space
 from tunewise.storage import Limits
+from tunewise.storage.locations import open_store
 from tunewise.trial import Trial, TrialStatus
 from tunewise.trial import fidelity_units as units_added  # here `fidelity_units` is the budget
 

@@ -3,7 +3,7 @@
 ``tw.run(..., transfer_from="runs/v1", transfer="best_first+model")`` maps the old trials onto
 the new space (:mod:`tunewise.transfer.mapping`) and starts the optimizer from them
 (:mod:`tunewise.transfer.layer`). ``tw.priors_from("runs/v1", space)`` learns priors from
-them instead (:mod:`tunewise.transfer.priors`); :mod:`tunewise.transfer.io` writes and reads
+them instead (:mod:`tunewise.transfer.priors`); :mod:`tunewise.runtime.trials_io` writes and reads
 trials files.
 """
 

@@ -1,6 +1,6 @@
 """Trials files: the JSON-lines and CSV layouts, written from trials and read back validated.
 
-Plain data in and out (a space and trials), no store: :mod:`tunewise.transfer.io` exports a
+Plain data in and out (a space and trials), no store: :mod:`tunewise.runtime.trials_io` exports a
 study with it and imports a file into one, and ``transfer_from="old.jsonl"`` reads one.
 
 - **JSON lines** (``.jsonl``): a header object ``{"format": "tunewise-trials", "version": 1,

@@ -3,7 +3,7 @@
 A record read from a file becomes a :class:`~tunewise.trial.Trial` only once every field is
 valid in the target space (:func:`trial_from_fields`); each problem is a :class:`TrialFileError`
 whose message names the file, the line and the field or parameter at fault. The file layout
-(header, columns) is :mod:`tunewise.transfer.io`'s; ``docs/trials-format.md`` documents both.
+(header, columns) is in :mod:`tunewise.transfer.files`; ``docs/trials-format.md`` documents both.
 """
 
 from __future__ import annotations

@@ -10,14 +10,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
-from tunewise.runtime.stores import open_study, split_location
 from tunewise.space import Space
+from tunewise.storage.locations import open_study, split_location
 from tunewise.trial import Trial
-
-if TYPE_CHECKING:
-    from tunewise.runtime.result import Result
 
 TRIAL_FILE_SUFFIXES = (".jsonl", ".csv")
 
@@ -31,7 +28,19 @@ class OldStudy:
     label: str
 
 
-Source: TypeAlias = "str | os.PathLike[str] | OldStudy | Result"
+@runtime_checkable
+class _StudyResult(Protocol):
+    """What a :class:`~tunewise.Result` offers that a transfer reads (no runtime import here)."""
+
+    @property
+    def study(self) -> str: ...
+    @property
+    def space(self) -> Space: ...
+    @property
+    def trial_list(self) -> list[Trial]: ...
+
+
+Source: TypeAlias = "str | os.PathLike[str] | OldStudy | _StudyResult"
 Sources: TypeAlias = "Source | Sequence[Source]"
 
 
@@ -50,11 +59,9 @@ def load_sources(transfer_from: Any) -> list[OldStudy]:
 
 
 def _load(item: Any) -> OldStudy:
-    from tunewise.runtime.result import Result
-
     if isinstance(item, OldStudy):
         return item
-    if isinstance(item, Result):
+    if isinstance(item, _StudyResult):
         return OldStudy(space=item.space, trials=tuple(item.trial_list), label=item.study)
     if not isinstance(item, str | os.PathLike):
         raise TypeError(

@@ -1,7 +1,8 @@
-"""Opening a store and one of its studies: the runtime's one place that names the implementation.
+"""Opening a store and one of its studies from a location: a root folder, a store URL or file.
 
-Everything else in the runtime and the CLI holds the interface of :mod:`tunewise.storage.base`
-(a :class:`~tunewise.storage.TrialStore` and its :class:`~tunewise.storage.StudyHandle`), so a
+The one place above the implementation that names it: everything else (the runtime, the CLI, the
+dashboard, the transfer's old studies) holds the interface of :mod:`tunewise.storage.base` (a
+:class:`~tunewise.storage.TrialStore` and its :class:`~tunewise.storage.StudyHandle`), so a
 second backend is a change here only.
 """
 
@@ -10,8 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tunewise.runtime.paths import default_study_name
-from tunewise.storage import Store, StudyHandle, TrialStore
+from tunewise.storage.base import StudyHandle, TrialStore
+from tunewise.storage.store import Store
+
+
+def default_study_name(root: str | os.PathLike[str]) -> str:
+    """A study is named after its root folder unless the user names it."""
+    return Path(root).expanduser().resolve().name or "study"
 
 
 def open_store(

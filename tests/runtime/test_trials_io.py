@@ -11,9 +11,9 @@ import pytest
 
 import tunewise as tw
 from tests.conftest import unique_name
-from tunewise.runtime.stores import open_store, open_study
+from tunewise.runtime.trials_io import TrialFileError, export_trials, import_trials, read_trials
 from tunewise.storage import StudyMismatchError
-from tunewise.transfer.io import TrialFileError, export_trials, import_trials, read_trials
+from tunewise.storage.locations import open_store, open_study
 from tunewise.trial import Trial, TrialStatus
 
 SPACE = tw.Space(

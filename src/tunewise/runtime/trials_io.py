@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunewise.runtime.paths import default_study_name
-from tunewise.runtime.stores import open_store
 from tunewise.space import Space
 from tunewise.storage import (
     DB_FILENAME,
@@ -31,6 +30,7 @@ from tunewise.storage import (
     TrialStore,
     worker_name,
 )
+from tunewise.storage.locations import open_store
 from tunewise.transfer.files import (
     COLUMNS,
     FORMAT,
