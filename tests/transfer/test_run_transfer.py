@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ import tunewise as tw
 from tests.transfer.objectives import bowl
 from tunewise.cli import main
 from tunewise.runtime.trials_io import export_trials
+from tunewise.storage import StudyMismatchError
 from tunewise.storage.locations import open_store
 
 OLD = tw.Space(
@@ -188,3 +190,21 @@ def test_the_dashboard_shows_the_base_optimizer_and_what_carried_over(
     assert any(line.startswith("shared: lr, w, opt") for line in summary["transfer"])
     plain = StoreView(old_root).study("v1")
     assert plain is not None and plain.summary().get("transfer") is None
+
+
+def test_resuming_with_another_transfer_is_refused_with_a_short_message(
+    old_root: Path, tmp_path: Path
+) -> None:
+    new_root = tmp_path / "v2"
+
+    def again(space: tw.Space, root: Path, **options: Any) -> None:
+        tw.run(bowl, space, root=root, budget=3, seed=1, progress=False, **options)
+
+    again(NEW, new_root, optimizer="random_search", transfer_from=old_root)
+    with pytest.raises(StudyMismatchError, match="transfer='best_first\\+model', not 'model'"):
+        again(NEW, new_root, optimizer="random_search", transfer_from=old_root, transfer="model")
+    with pytest.raises(StudyMismatchError, match="transfers over the optimizer") as raised:
+        again(NEW, new_root, optimizer="tpe")
+    assert "ranked" not in str(raised.value)  # not the stored old configurations
+    with pytest.raises(StudyMismatchError, match="exists without a transfer"):
+        again(OLD, old_root, optimizer="random_search", transfer_from=new_root)
