@@ -35,7 +35,7 @@ at 10 seeds)::
 
     nice .venv/bin/python benchmarks/transfer.py --seeds 10 --tasks 'nb201-*' 'synthetic-*'
     nice .venv/bin/python benchmarks/transfer.py --seeds 2 --tasks synthetic-shift-small  # smoke
-    .venv/bin/python benchmarks/transfer.py --table benchmarks/results/transfer/runs.csv
+    .venv/bin/python benchmarks/transfer.py --table benchmarks/results/transfer/runs.csv  # again
 
 It writes ``<out>/runs.csv`` (one row per run: task, method, old budget, seed, the loss of every
 evaluation as JSON, evaluations to reach each reference), ``<out>/speedups.csv`` (one row per
@@ -256,12 +256,14 @@ def tables(results: Sequence[dict[str, Any]]) -> str:
     head = " | ".join(f"{b}x / ref {k}" for b in budgets for k in levels)
     lines = [
         "Speedup over no transfer (geometric mean over tasks of the per-task geometric mean "
-        "over seeds; old budget x d / reference = the base's mean best after k evaluations):",
+        "over seeds; old budget x d / reference = the base's mean best after k evaluations; "
+        "misleading: over the misleading tasks; worst: the lowest misleading task):",
         "",
         f"| method | tasks | {head} |",
         "|---|---|" + "---|" * (len(budgets) * len(levels)),
     ]
-    for label, keep in (("all", lambda r: True), ("misleading", lambda r: r["misleading"])):
+    groups = (("all", _geomean, True), ("misleading", _geomean, False), ("worst", min, False))
+    for label, aggregate, everyone in groups:
         for method in methods:
             cells, n_tasks = [], 0
             for b in budgets:
@@ -272,13 +274,16 @@ def tables(results: Sequence[dict[str, Any]]) -> str:
                         if r["method"] == method
                         and r["old_budget"] == b
                         and r["reference_evals"] == k
-                        and keep(r)
+                        and (everyone or r["misleading"])
                     ]
                     n_tasks = max(n_tasks, len(picked))
-                    cells.append(
-                        f"{_geomean([r['speedup'] for r in picked]):.2f}" if picked else "-"
-                    )
-            name = method if label == "all" else f"{method} (misleading)"
+                    values = [r["speedup"] for r in picked]
+                    cells.append(f"{aggregate(values):.2f}" if picked else "-")
+            name = {
+                "all": method,
+                "misleading": f"{method} (misleading)",
+                "worst": f"{method} (worst misleading task)",
+            }[label]
             lines.append(f"| {name} | {n_tasks} | {' | '.join(cells)} |")
     middle = levels[len(levels) // 2]
     lines += [
@@ -327,7 +332,9 @@ def main() -> None:
     parser.add_argument("--reference-evals", nargs="+", type=int, default=[10, 20, 40])
     parser.add_argument("--optimizer", default="tpe", help="the base optimizer")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/transfer"))
-    parser.add_argument("--table", type=Path, help="print the tables of a runs.csv written before")
+    parser.add_argument(
+        "--table", type=Path, nargs="+", help="print the tables of runs.csv files written before"
+    )
     args = parser.parse_args()
     for name, values in (("--old-budgets", args.old_budgets), ("--reference-evals",
                          args.reference_evals)):  # fmt: skip
@@ -336,8 +343,10 @@ def main() -> None:
     if args.seeds < 1 or args.new_budget < 1:
         parser.error("--seeds and --new-budget must be >= 1")
     if args.table is not None:
-        with args.table.open() as f:
-            stored = list(csv.DictReader(f))
+        stored: list[dict[str, Any]] = []
+        for path in args.table:
+            with path.open() as f:
+                stored.extend(csv.DictReader(f))
         print(tables(speedups(stored, reference_evals=args.reference_evals)))
         return
     try:
