@@ -174,6 +174,9 @@ def test_bad_input_is_named() -> None:
         priors_from([old], OLD_SPACE, top_k=0)
     with pytest.raises(ValueError, match="confidence"):
         priors_from([old], OLD_SPACE, confidence="certain")
+    with pytest.raises(TypeError, match="OldStudy objects"):
+        priors_from(["runs/old"], OLD_SPACE)  # type: ignore[list-item]
+    assert priors_from(old, OLD_SPACE) == priors_from([old], OLD_SPACE)  # type: ignore[arg-type]
     other = tw.Space(momentum=tw.Float(0.0, 1.0))
     with pytest.raises(ValueError, match="no configuration of the old studies maps"):
         priors_from([old], other)

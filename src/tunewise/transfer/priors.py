@@ -149,8 +149,16 @@ def learn_priors(
     """
     if not isinstance(space, Space):
         raise TypeError(f"space must be a tunewise.Space, not {type(space).__name__}")
+    if isinstance(sources, OldStudy):
+        sources = [sources]
     if not sources:
         raise ValueError("priors_from needs at least one old study; got none")
+    wrong = [type(s).__name__ for s in sources if not isinstance(s, OldStudy)]
+    if wrong:
+        raise TypeError(
+            f"sources must be OldStudy objects (tunewise.transfer.load_sources reads roots, "
+            f"store URLs, trials files and Results into them), got {', '.join(wrong)}"
+        )
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be an integer >= 1 or None, not {top_k!r}")
     if confidence is not None and confidence not in CONFIDENCES:
