@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -271,3 +272,18 @@ def test_the_top_k_of_a_multi_fidelity_study_come_from_its_highest_fidelity() ->
     fallback = learn_priors([OldStudy(space=space, trials=trials, label="hb")], narrowed)
     best_low = min((t for t in low if t.config["x"] <= 0.5), key=lambda t: t.objective or 0.0)
     assert fallback.priors["x"].value == best_low.config["x"]
+
+
+def test_pibo_starts_at_the_learned_prior_configuration(tmp_path: Path) -> None:
+    old = _sampled(lambda c: _log_distance(c, 1e-3) + (c["opt"] != "sgd"), seed=2)
+    space = priors_from([old], OLD_SPACE)
+    result = tw.run(
+        lambda config, trial: _log_distance(config, 1e-3),
+        space,
+        root=tmp_path / "pibo",
+        optimizer="pibo",
+        budget=1,
+        seed=0,
+        progress=False,
+    )
+    assert dict(result.trial_list[0].config) == space.prior_config()
