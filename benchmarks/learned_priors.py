@@ -23,7 +23,8 @@ Speedup (the issue's measure): per held-out task the reference loss is the media
 evaluations' worth; each run needs the first budget (grid ``--step``) at which its incumbent is
 at or below it. Runs go on to ``--horizon`` so slower runs are seen reaching it; one that never
 does counts the horizon (censored, reported). Speedup = ``PB``'s budget / the other's, per task
-and seed (same seed index), geometric mean over tasks and seeds.
+and seed (same seed index), geometric mean over tasks and seeds, with a 95% bootstrap interval
+over the task x seed pairs; also printed with the reference set at 5x and 10x.
 
 The table (``<out>/results.parquet`` and ``.csv``) has the suite's columns (``tunewise analyze``
 reads it; ``prior`` is left out so that the three variants are algorithms on one task, and the
@@ -194,6 +195,30 @@ def summarize(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def interval(speedups: Sequence[float], *, draws: int = 5000) -> tuple[float, float]:
+    """95% bootstrap interval of the geometric mean over the task x seed pairs (resampled
+    with ``default_rng(0)``)."""
+    logs = np.log(np.asarray(speedups, dtype=np.float64))
+    rng = np.random.default_rng(0)
+    means = rng.choice(logs, size=(draws, len(logs))).mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(math.exp(low)), float(math.exp(high))
+
+
+def by_reference(table: pd.DataFrame, *, budgets: Sequence[float], horizon: float) -> str:
+    """One line per reference budget: each variant's overall speedup and its interval."""
+    lines = []
+    for budget in budgets:
+        frame = speedups(table, budget=budget, horizon=horizon)
+        cells = []
+        for variant in VARIANTS[1:]:
+            values = frame[frame["algorithm"] == LABELS[variant]]["speedup"]
+            low, high = interval(values.tolist())
+            cells.append(f"{LABELS[variant]} {geometric_mean(values):.2f}× [{low:.2f}, {high:.2f}]")
+        lines.append(f"reference at {budget:g}x: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
 def describe(learned: LearnedPriors) -> str:
     return "\n".join(f"    {line}" for line in learned.describe())
 
@@ -241,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     frame.to_csv(args.out / "speedups.csv", index=False)
     print()
     print(summarize(frame))
+    print("\nspeedup by where the reference is set (95% bootstrap interval over task x seed):")
+    references = sorted({b for b in (5.0, 10.0, args.budget) if b <= args.budget})
+    print(by_reference(table, budgets=references, horizon=args.horizon))
     print(f"\n{time.perf_counter() - start:.0f} s; table: {args.out / 'results.parquet'}")
 
 
