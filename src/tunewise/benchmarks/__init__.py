@@ -12,7 +12,9 @@ Hartmann-3/6 with ``-high``/``-medium``/``-low`` fidelity correlation), the LCBe
 (:mod:`~tunewise.benchmarks.lcbench`: ``lcbench-<task>``, needs the YAHPO data folder) and real
 PyTorch training on digits (:mod:`~tunewise.benchmarks.training`: ``mlp-digits``, ``cnn-digits``;
 :mod:`~tunewise.benchmarks.data_subset`: ``mlp-digits-subset``, the fraction of training data as
-the fidelity).
+the fidelity), NAS-Bench-201 and HPOLib FCNet tables (:mod:`~tunewise.benchmarks.nb201`,
+:mod:`~tunewise.benchmarks.fcnet`: ``fcnet-<dataset>``). Hyperparameter transfer tasks (an old
+and a new problem per developer adjustment) are in :mod:`~tunewise.benchmarks.adjustments`.
 """
 
 from tunewise.benchmarks.base import Benchmark, BenchmarkObjective, Evaluation
