@@ -158,10 +158,10 @@ def test_a_small_study_gets_every_plot_but_importance(tmp_path: Path) -> None:
     for make in (plot.incumbent, plot.learning_curves, plot.parallel_coordinates, plot.rungs):
         assert isinstance(make(small), Figure)
     assert "no learning curves" in plot.learning_curves(small).axes[0].texts[0].get_text()
-    ax = plot.rungs(small).axes[0]  # no fidelity: one bar of all trials, source not recorded
+    ax = plot.rungs(small).axes[0]  # no fidelity: one bar of all trials, drawn at random
     assert [t.get_text() for t in ax.get_xticklabels()] == ["all trials"]
     (container,) = ax.containers
-    assert container.get_label() == "not recorded|kept" and container[0].get_height() == 3
+    assert container.get_label() == "random|kept" and container[0].get_height() == 3
     with pytest.raises(ValueError, match="at least 10 succeeded trials; this study has 3"):
         plot.importance(small)
 

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from tunewise.analysis.importance import importance
 from tunewise.models.kde import GoodBadKDE
 from tunewise.optimizers.base import Optimizer, check_n
 from tunewise.optimizers.bohb import choices_of
@@ -176,6 +175,10 @@ def _old_importance(
     sources: Sequence[OldStudy], mapped: Mapped, *, method: str
 ) -> dict[str, float]:
     """Each shared parameter's importance on the old data, averaged over the old studies."""
+    # here, not at the top: the tunewise.analysis package loads pandas, which `import tunewise`
+    # does not (tests/analysis/test_study_plots.py holds it to that)
+    from tunewise.analysis.importance import importance
+
     totals: dict[str, list[float]] = {}
     problems: list[str] = []
     for source in sources:
