@@ -55,6 +55,7 @@ from tunewise.benchmarks.fcnet import FCNetBenchmark
 from tunewise.benchmarks.lcbench import LCBenchBenchmark
 from tunewise.benchmarks.nb201 import DATASETS as NB201_DATASETS
 from tunewise.benchmarks.nb201 import OPS, NB201Benchmark
+from tunewise.benchmarks.registry import matching
 from tunewise.benchmarks.synthetic import FUNCTIONS
 from tunewise.runtime.context import TrialContext
 from tunewise.space import Categorical, Constant, Float, Integer, Parameter, Space
@@ -474,19 +475,9 @@ _FACTORIES = _factories()
 def adjustment_names(patterns: Iterable[str] = ()) -> list[str]:
     """All task names in a stable order, or those matching any of the shell ``patterns``
     (``fnmatch``, e.g. ``"lcbench-*"``); a pattern that matches nothing is a ``ValueError``."""
-    import fnmatch
-
     names = list(_FACTORIES)
     patterns = list(patterns)
-    if not patterns:
-        return names
-    picked: list[str] = []
-    for pattern in patterns:
-        matched = fnmatch.filter(names, pattern)
-        if not matched:
-            raise ValueError(f"no HT-AA task matches {pattern!r}; tasks: {', '.join(names)}")
-        picked.extend(m for m in matched if m not in picked)
-    return picked
+    return matching(names, patterns, what="HT-AA task") if patterns else names
 
 
 def get_adjustment(name: str) -> Adjustment:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fnmatch
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tunewise.benchmarks.base import Benchmark
@@ -62,6 +63,19 @@ _FACTORIES: dict[str, Callable[..., Benchmark]] = {
     "cnn-digits": CNNDigitsBenchmark,
     "nas-digits": NASDigitsBenchmark,
 }
+
+
+def matching(names: Sequence[str], patterns: Iterable[str], *, what: str) -> list[str]:
+    """The ``names`` matching any of the shell ``patterns`` (``fnmatch``: ``lcbench-*``), in the
+    patterns' order, each once; a pattern that matches nothing is a ``ValueError`` naming
+    ``what`` is looked up and what there is."""
+    chosen: list[str] = []
+    for pattern in patterns:
+        found = fnmatch.filter(names, pattern)
+        if not found:
+            raise ValueError(f"no {what} matches {pattern!r}; known: {', '.join(names)}")
+        chosen.extend(n for n in found if n not in chosen)
+    return chosen
 
 
 def benchmark_names() -> list[str]:

@@ -31,7 +31,6 @@ prior quality ("with a good prior, which confidence is best for PriorBand?"). ``
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import math
 import os
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tunewise.benchmarks.registry import matching
 from tunewise.runtime.simulation import Event, simulate
 from tunewise.space.priors import CONFIDENCES
 from tunewise.suite.baselines import make_algorithm
@@ -120,14 +120,7 @@ def resolve_benchmarks(patterns: Sequence[str]) -> list[str]:
     """Benchmark names matching the patterns (``lcbench-*``, ``branin-high``), in given order."""
     from tunewise.benchmarks import benchmark_names
 
-    known = benchmark_names()
-    chosen: list[str] = []
-    for pattern in patterns:
-        matches = fnmatch.filter(known, pattern)
-        if not matches:
-            raise ValueError(f"no benchmark matches {pattern!r}; known: {', '.join(known)}")
-        chosen.extend(m for m in matches if m not in chosen)
-    return chosen
+    return matching(benchmark_names(), patterns, what="benchmark")
 
 
 def plan(
